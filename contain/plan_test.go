@@ -1,0 +1,162 @@
+package contain_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/contain"
+	"github.com/firebreak/firebreak/graph"
+	"github.com/firebreak/firebreak/internal/testutil"
+)
+
+// internet ──443──▶ h1 (netns:h1, 10.0.1.1) ──443,53/udp──▶ h2 (agent, 10.0.2.2, fd00::2)
+// bastion (10.99.0.5, no enforce) ──22──▶ h1, h2 ;  svc runs on h1
+const estate = `
+	apiVersion: firebreak/v1
+	kind: Topology
+	nodes:
+	  - {id: internet, kind: client}
+	  - {id: bastion, kind: host, addresses: [10.99.0.5]}
+	  - {id: h1, kind: host, addresses: [10.0.1.1], enforce: 'netns:h1'}
+	  - {id: h2, kind: host, addresses: [10.0.2.2, 'fd00::2'], enforce: 'agent:https://10.0.2.2:7443'}
+	  - {id: svc, kind: service, runs_on: h1}
+	edges:
+	  - {from: internet, to: h1, ports: [443]}
+	  - {from: h1, to: h2, ports: [443, 53/udp]}
+	  - {from: svc, to: h2, ports: [8443]}
+	  - {from: bastion, to: h1, ports: [22], dependency: none}
+	  - {from: bastion, to: h2, ports: [22, 443], dependency: none}
+`
+
+var (
+	now    = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	policy = contain.Policy{
+		Management:      []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd00:99::/64")},
+		ManagementPorts: []uint16{22},
+		AgentPort:       7443,
+	}
+)
+
+func render(t *testing.T, plans []contain.HostPlan) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, p := range plans {
+		fmt.Fprintf(&b, "# host %s target %q actions %v\n", p.Host, p.Target, p.Actions)
+		if err := contain.Render(&b, p.Ruleset); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+func TestPlanGoldens(t *testing.T) {
+	m := testutil.Model(t, estate)
+	tcp443 := graph.PortRange{Proto: graph.ProtoTCP, Lo: 443, Hi: 443}
+	udp53 := graph.PortRange{Proto: graph.ProtoUDP, Lo: 53, Hi: 53}
+	cases := []struct {
+		name    string
+		actions []contain.Action
+	}{
+		{"quarantine_provisional", []contain.Action{{ID: 1, Kind: contain.Quarantine, Node: "h1", Deadline: now.Add(5 * time.Minute)}}},
+		{"quarantine_confirmed_keep", []contain.Action{{ID: 2, Kind: contain.Quarantine, Node: "h2",
+			Keep: []netip.Prefix{netip.MustParsePrefix("10.0.1.1/32"), netip.MustParsePrefix("fd00::1/128")}}}},
+		{"block_both_sides", []contain.Action{{ID: 3, Kind: contain.Block, From: "h1", To: "h2", Ports: []graph.PortRange{tcp443, udp53}, Deadline: now.Add(90 * time.Second)}}},
+		{"block_resident_source_all_ports", []contain.Action{{ID: 4, Kind: contain.Block, From: "svc", To: "h2"}}},
+		{"block_then_quarantine_same_host", []contain.Action{
+			{ID: 6, Kind: contain.Quarantine, Node: "h2", Deadline: now.Add(time.Hour)},
+			{ID: 5, Kind: contain.Block, From: "h1", To: "h2", Ports: []graph.PortRange{tcp443}},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			plans, err := contain.Plan(m, policy, c.actions, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testutil.Golden(t, render(t, plans))
+		})
+	}
+}
+
+func TestPlanRefusals(t *testing.T) {
+	m := testutil.Model(t, estate)
+	cases := []struct {
+		name   string
+		action contain.Action
+		want   error
+	}{
+		{"management flow", contain.Action{ID: 1, Kind: contain.Block, From: "bastion", To: "h2", Ports: []graph.PortRange{{Proto: graph.ProtoTCP, Lo: 20, Hi: 25}}}, contain.ErrLockout},
+		{"management, all ports", contain.Action{ID: 1, Kind: contain.Block, From: "bastion", To: "h1"}, contain.ErrLockout},
+		{"no address", contain.Action{ID: 1, Kind: contain.Block, From: "internet", To: "h1"}, contain.ErrNoAddress},
+		{"resident", contain.Action{ID: 1, Kind: contain.Quarantine, Node: "svc"}, contain.ErrResident},
+		{"no such edge", contain.Action{ID: 1, Kind: contain.Block, From: "h2", To: "h1"}, graph.ErrInvalid},
+		{"unknown node", contain.Action{ID: 1, Kind: contain.Quarantine, Node: "ghost"}, graph.ErrNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := contain.Plan(m, policy, []contain.Action{c.action}, now)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("want %v, got %v", c.want, err)
+			}
+		})
+	}
+	// A management-network source on a non-management port is fine.
+	if _, err := contain.Plan(m, policy, []contain.Action{{ID: 1, Kind: contain.Block, From: "bastion", To: "h2",
+		Ports: []graph.PortRange{{Proto: graph.ProtoTCP, Lo: 443, Hi: 443}}}}, now); err != nil {
+		t.Errorf("bastion on 443: %v", err)
+	}
+}
+
+func TestPlanDropsExpiredActions(t *testing.T) {
+	m := testutil.Model(t, estate)
+	plans, err := contain.Plan(m, policy, []contain.Action{{ID: 1, Kind: contain.Quarantine, Node: "h1", Deadline: now.Add(-time.Second)}}, now)
+	if err != nil || len(plans) != 0 {
+		t.Fatalf("expired action: plans %v err %v", plans, err)
+	}
+}
+
+// Management accepts always come before any drop in every chain, whatever
+// the actions: the structural half of "never lock responders out".
+func TestManagementRulesPrecedeDrops(t *testing.T) {
+	m := testutil.Model(t, estate)
+	plans, err := contain.Plan(m, policy, []contain.Action{
+		{ID: 1, Kind: contain.Quarantine, Node: "h2"},
+		{ID: 2, Kind: contain.Block, From: "h1", To: "h2"},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plans {
+		for _, c := range p.Ruleset.Chains {
+			seenDrop, seenMgmt := false, false
+			for _, r := range c.Rules {
+				if r.Verdict == contain.Drop {
+					seenDrop = true
+				}
+				if r.DPort == "mgmt_ports" || r.SPort == "mgmt_ports" {
+					seenMgmt = true
+					if seenDrop {
+						t.Errorf("%s/%s: management accept after a drop", p.Host, c.Name)
+					}
+				}
+			}
+			if !seenMgmt {
+				t.Errorf("%s/%s: no management accept", p.Host, c.Name)
+			}
+		}
+	}
+}
+
+func TestNftDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		5 * time.Minute: "5m", 90 * time.Second: "1m30s", 26*time.Hour + 500*time.Millisecond: "1d2h500ms", 0: "0s",
+	} {
+		if got := contain.NftDuration(d); got != want {
+			t.Errorf("%v → %q, want %q", d, got, want)
+		}
+	}
+}
