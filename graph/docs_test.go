@@ -19,6 +19,9 @@ func TestFormatsDocExamplesAreValid(t *testing.T) {
 	parts := strings.Split(string(doc), "```yaml\n")
 	for i, p := range parts[1:] {
 		block, _, _ := strings.Cut(p, "```")
+		if !strings.Contains(block, "apiVersion: firebreak/v1") {
+			continue // the config example: cmd/firebreak tests it
+		}
 		d, err := graph.ParseNative("formats.md#"+string(rune('a'+i)), []byte(block))
 		if err != nil {
 			t.Fatalf("example %d: %v", i+1, err)

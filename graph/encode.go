@@ -239,8 +239,13 @@ func parsePorts(ss []string) ([]PortRange, error) {
 // Reading JSON it also takes bare numbers, as the YAML reader does.
 type PortList []string
 
-// UnmarshalJSON accepts strings and integers.
+// UnmarshalJSON accepts strings and integers. Port lists are on every edge of
+// a big import, so the plain shape (no escapes) is scanned directly.
 func (p *PortList) UnmarshalJSON(b []byte) error {
+	if out, ok := scanPortList(b); ok {
+		*p = out
+		return nil
+	}
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
@@ -353,4 +358,62 @@ func streamList(w *errWriter, n int, doc func(i int) any) {
 	if n > 0 {
 		w.write([]byte("\n"))
 	}
+}
+
+// scanPortList reads ["443/tcp", 53, ...] without allocating per element,
+// reporting false for anything else (escapes, other types), which the caller
+// then hands to encoding/json.
+func scanPortList(b []byte) (PortList, bool) {
+	i := 0
+	skip := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	skip()
+	if i >= len(b) || b[i] != '[' {
+		return nil, false
+	}
+	i++
+	var out PortList
+	for {
+		skip()
+		if i < len(b) && b[i] == ']' && len(out) == 0 {
+			i++
+			break
+		}
+		switch {
+		case i < len(b) && b[i] == '"':
+			j := i + 1
+			for j < len(b) && b[j] != '"' && b[j] != '\\' {
+				j++
+			}
+			if j >= len(b) || b[j] != '"' {
+				return nil, false
+			}
+			out = append(out, string(b[i+1:j]))
+			i = j + 1
+		case i < len(b) && b[i] >= '0' && b[i] <= '9':
+			j := i
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+				j++
+			}
+			out = append(out, string(b[i:j]))
+			i = j
+		default:
+			return nil, false
+		}
+		skip()
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			i++
+			break
+		}
+		return nil, false
+	}
+	skip()
+	return out, i == len(b)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"sort"
 )
 
 // GenOptions shapes a synthetic estate.
@@ -34,12 +35,22 @@ const (
 	tierApp genTier = iota
 	tierData
 	tierLB
+	tierOps
 	tierSvc
 	tierWeb
 	numTiers
 )
 
-var tierName = [numTiers]string{"app", "db", "lb", "svc", "web"}
+var tierName = [numTiers]string{"app", "db", "lb", "ops", "svc", "web"}
+
+// opsGroup is how many cells share a pair of ops hosts (monitoring and
+// deployment): every web and app host pushes metrics to them, and they reach
+// back into every web and app host of their cells over SSH. That is the
+// classic pivot of real estates, and what makes blast radii thousands of
+// nodes wide rather than one application's.
+const opsGroup = 16
+
+var genMetrics = []PortRange{{ProtoTCP, 9091, 9091}}
 
 // genCell is one application: a load balancer pair, a web tier, app hosts,
 // services running on them and datastores. Cells 0..platform-1 are shared
@@ -78,8 +89,14 @@ func Generate(o GenOptions) (*Model, error) {
 		sum := 0
 		for t := range counts {
 			counts[t] = max(1, int(shares[t]*float64(size)))
-			if t == int(tierLB) {
+			switch genTier(t) {
+			case tierLB:
 				counts[t] = min(2, size/8+1)
+			case tierOps:
+				counts[t] = 0
+				if c%opsGroup == 0 && size >= 64 {
+					counts[t] = 2
+				}
 			}
 			sum += counts[t]
 		}
@@ -99,7 +116,7 @@ func Generate(o GenOptions) (*Model, error) {
 				switch t {
 				case tierLB:
 					n.Kind = KindLB
-				case tierWeb, tierApp:
+				case tierWeb, tierApp, tierOps:
 					n.Kind = KindHost
 				case tierSvc:
 					n.Kind = KindService
@@ -121,9 +138,11 @@ func Generate(o GenOptions) (*Model, error) {
 		}
 	}
 	// Lateral SSH per host, tuned so the mean out-degree lands near Degree:
-	// the structural edges below average about 3.4 per node, and 73% of nodes
-	// (web, app and data tiers) get the lateral ones.
-	lateral := max(1, int((o.Degree-3.4)/0.73+0.5))
+	// the structural edges below average about 5.1 per node (3.4 in the
+	// tiers, 1.7 to and from the ops hosts), and 73% of nodes (web, app and
+	// data tiers) get the lateral ones.
+	lateral := max(1, int((o.Degree-5.1)/0.73+0.5))
+	opsOf := func(c int) []int { return cells[c-c%opsGroup].tiers[tierOps] }
 	targets := make(map[int]Edge, 16)
 	for i := range m.Nodes {
 		clear(targets)
@@ -151,10 +170,20 @@ func Generate(o GenOptions) (*Model, error) {
 		case tierWeb:
 			pick(c.tiers[tierApp], 4, genApp, DepHard, "app")
 			pick(c.tiers[tierWeb], lateral, genSSH, DepNone, "")
+			pick(opsOf(int(cellOf[i])), 1, genMetrics, DepNone, "")
+		case tierOps:
+			for g := int(cellOf[i]); g < min(int(cellOf[i])+opsGroup, ncells); g++ {
+				for _, t := range []genTier{tierWeb, tierApp} {
+					for _, h := range cells[g].tiers[t] {
+						add(h, genSSH, DepNone, "")
+					}
+				}
+			}
 		case tierApp:
 			pick(c.tiers[tierSvc], 2, genSvc, DepHard, "")
 			pick(c.tiers[tierData], 2, genDB, DepHard, "db")
 			pick(c.tiers[tierApp], lateral, genSSH, DepNone, "")
+			pick(opsOf(int(cellOf[i])), 1, genMetrics, DepNone, "")
 			if int(cellOf[i]) >= platform && rng.IntN(4) == 0 {
 				pc := &cells[rng.IntN(platform)]
 				pick(pc.tiers[tierSvc], 1, genHTTPS, DepSoft, "")
@@ -180,11 +209,7 @@ func sortedTargets(t map[int]Edge, _ []Node) []Edge {
 	for k := range t {
 		idx = append(idx, k)
 	}
-	for i := 1; i < len(idx); i++ { // few entries: insertion sort
-		for j := i; j > 0 && idx[j] < idx[j-1]; j-- {
-			idx[j], idx[j-1] = idx[j-1], idx[j]
-		}
-	}
+	sort.Ints(idx)
 	out := make([]Edge, len(idx))
 	for i, k := range idx {
 		out[i] = t[k]

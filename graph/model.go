@@ -272,17 +272,24 @@ type Model struct {
 	Journeys []Journey
 }
 
-// Sort puts nodes, edges and journeys in canonical order.
+// Sort puts nodes, edges and journeys in canonical order. Input that is
+// already in order (the common case for big generated files) costs one pass.
 func (m *Model) Sort() {
-	sort.Slice(m.Nodes, func(i, j int) bool { return m.Nodes[i].ID < m.Nodes[j].ID })
-	sort.Slice(m.Edges, func(i, j int) bool {
-		a, b := m.Edges[i], m.Edges[j]
-		if a.From != b.From {
-			return a.From < b.From
-		}
-		return a.To < b.To
-	})
-	sort.Slice(m.Journeys, func(i, j int) bool { return m.Journeys[i].ID < m.Journeys[j].ID })
+	if !sort.SliceIsSorted(m.Nodes, func(i, j int) bool { return m.Nodes[i].ID < m.Nodes[j].ID }) {
+		sort.SliceStable(m.Nodes, func(i, j int) bool { return m.Nodes[i].ID < m.Nodes[j].ID })
+	}
+	if !edgesSorted(m.Edges) {
+		sort.SliceStable(m.Edges, func(i, j int) bool {
+			a, b := &m.Edges[i], &m.Edges[j]
+			if a.From != b.From {
+				return a.From < b.From
+			}
+			return a.To < b.To
+		})
+	}
+	if !sort.SliceIsSorted(m.Journeys, func(i, j int) bool { return m.Journeys[i].ID < m.Journeys[j].ID }) {
+		sort.SliceStable(m.Journeys, func(i, j int) bool { return m.Journeys[i].ID < m.Journeys[j].ID })
+	}
 }
 
 // NodeByID finds a node by binary search; the model must be sorted.

@@ -132,6 +132,20 @@ func checkID(id string) string {
 	if len(id) > maxIDLen {
 		return fmt.Sprintf("longer than %d characters", maxIDLen)
 	}
+	ascii := true
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+		if c <= ' ' || c == 0x7f || c == ',' {
+			return fmt.Sprintf("%q: ids may not contain white space, control characters or commas", id)
+		}
+	}
+	if ascii {
+		return ""
+	}
 	for _, c := range id {
 		if unicode.IsSpace(c) || unicode.IsControl(c) || c == ',' {
 			return fmt.Sprintf("%q: ids may not contain white space, control characters or commas", id)

@@ -2,11 +2,11 @@ package graph
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
+	json "github.com/goccy/go-json"
 	"gopkg.in/yaml.v3"
 )
 
@@ -56,8 +56,22 @@ type jsonReader struct {
 	fatal bool // the stream itself is broken; stop reading
 }
 
+// chunkReader hands the decoder small reads: given the whole file at once,
+// json.Decoder's buffer would grow to the file's size and be slid down on
+// every refill, which is quadratic in practice.
+type chunkReader struct{ data []byte }
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 64<<10)], c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
 func parseNativeJSON(file string, data []byte) (*Document, error) {
-	r := &jsonReader{file: file, data: data, dec: json.NewDecoder(bytes.NewReader(data)),
+	r := &jsonReader{file: file, data: data, dec: json.NewDecoder(&chunkReader{data}),
 		lines: &lineCounter{data: data}, errs: &errList{}}
 	r.dec.DisallowUnknownFields()
 	doc := &Document{File: file}
@@ -94,6 +108,8 @@ func parseNativeJSON(file string, data []byte) (*Document, error) {
 				}
 			})
 		case "edges":
+			// Streamed files hold one element per line: size the slice once.
+			doc.Edges = make([]Edge, 0, bytes.Count(data, []byte{'\n'}))
 			r.array(key, func(i int, start int, line int) {
 				var d EdgeDoc
 				if r.decode(&d, i, key, start) {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/firebreak/firebreak/graph"
 )
@@ -53,6 +54,15 @@ type Scenario struct {
 	Blocked     []EdgeRef
 	// CompromisedOffline takes compromised nodes offline: they fail too.
 	CompromisedOffline bool
+	// LateralOnly spreads the compromise only over edges whose port class is
+	// a lateral-movement class.
+	LateralOnly bool
+	// Timed computes each reached node's earliest compromise time from the
+	// edges' dwell times, and the earliest attack path.
+	Timed bool
+	// At limits the blast radius to what is compromised by this time after
+	// the seeds (implies Timed). Zero means no limit.
+	At time.Duration
 }
 
 // Options are the model choices a site makes once, in config.
@@ -60,19 +70,41 @@ type Options struct {
 	// ServiceCompromisesHost makes a compromised node's runs_on host
 	// compromised as well (container escape assumed).
 	ServiceCompromisesHost bool
+	// Classes are the port classes, in priority order; nil means
+	// DefaultClasses. Other applies to edges no class matches; a zero value
+	// means DefaultOtherClass.
+	Classes []PortClass
+	Other   PortClass
+}
+
+// Validate checks the options a config produced.
+func (o Options) Validate() error {
+	return validateClasses(o.withDefaults().Classes, o.withDefaults().Other)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Classes == nil {
+		o.Classes = DefaultClasses()
+	}
+	if o.Other.Name == "" && o.Other.Dwell == 0 && o.Other.Probability == 0 {
+		o.Other = DefaultOtherClass()
+	}
+	return o
 }
 
 // Engine runs scenarios against one compiled index. It is safe for concurrent
 // use: each run borrows its own scratch space.
 type Engine struct {
-	ix   *graph.Index
-	opts Options
-	pool sync.Pool
+	ix      *graph.Index
+	opts    Options
+	classes []edgeClass // per port set
+	pool    sync.Pool
 }
 
-// New returns an engine over ix.
+// New returns an engine over ix. Options should have been validated.
 func New(ix *graph.Index, opts Options) *Engine {
-	e := &Engine{ix: ix, opts: opts}
+	opts = opts.withDefaults()
+	e := &Engine{ix: ix, opts: opts, classes: classify(ix, opts.Classes, opts.Other)}
 	e.pool.New = func() any { return newScratch(ix) }
 	return e
 }
@@ -148,9 +180,20 @@ func uniqueU32(d []uint32) []uint32 {
 	return out
 }
 
-// Run simulates one scenario. Unknown node ids or edges are reported together
-// as ErrUnknownNode / ErrUnknownEdge.
-func (e *Engine) Run(s Scenario) (*Result, error) {
+// Run simulates one scenario: compromise spread, failure and degradation, and
+// every journey. Unknown node ids or edges are reported together as
+// ErrUnknownNode / ErrUnknownEdge.
+func (e *Engine) Run(s Scenario) (*Result, error) { return e.run(s, true) }
+
+// BlastRadius computes only the compromise spread of a scenario (Reached),
+// leaving failure and journeys out: what a responder asks first, and what
+// a caller updating a view on every keystroke needs.
+func (e *Engine) BlastRadius(s Scenario) (*Result, error) { return e.run(s, false) }
+
+func (e *Engine) run(s Scenario, full bool) (*Result, error) {
+	if s.At < 0 {
+		return nil, fmt.Errorf("%w: --at %v is negative", graph.ErrInvalid, s.At)
+	}
 	sd, err := e.resolve(s)
 	if err != nil {
 		return nil, err
@@ -162,9 +205,14 @@ func (e *Engine) Run(s Scenario) (*Result, error) {
 
 	r := &Result{ix: e.ix, scenario: s, seeds: sd}
 	e.applyMasks(sc, sd)
-	e.spread(sc, sd, r)
-	e.fail(sc, sd, r, s.CompromisedOffline)
-	e.journeys(sc, r)
+	if s.Timed || s.At > 0 {
+		e.earliest(sc, sd, s, r)
+	}
+	e.spread(sc, sd, s, r)
+	if full {
+		e.fail(sc, sd, r, s.CompromisedOffline)
+		e.journeys(sc, r)
+	}
 	return r, nil
 }
 

@@ -30,12 +30,19 @@ func (s Status) String() string {
 	return "unknown"
 }
 
-// JourneyResult is one journey's outcome with the reason for it.
+// JourneyResult is one journey's outcome. Cause explains it; it is
+// formatted on demand, so a run over thousands of journeys pays only for the
+// explanations someone reads.
 type JourneyResult struct {
 	Journey *graph.CJourney
 	Status  Status
 	Exposed bool
-	Cause   string
+
+	res         *Result
+	step        int     // the step that set Status
+	culprit     culprit // what made that step fail or degrade
+	exposedBy   int32   // a compromised node the journey names, or -1
+	exposedStep int
 }
 
 // Impact sums the weights of affected journeys: those broken, degraded or
@@ -51,6 +58,7 @@ type Result struct {
 	ix       *graph.Index
 	scenario Scenario
 	seeds    seeds
+	timed    bool
 
 	Reached  []Reach // breadth-first order
 	Failed   []Cause // in the order they failed
@@ -73,36 +81,24 @@ func (r *Result) Scenario() Scenario { return r.scenario }
 // journeys evaluates every journey against the failed, degraded and
 // compromised sets while the run's scratch is still live.
 func (e *Engine) journeys(sc *scratch, r *Result) {
-	ix := e.ix
-	js := ix.Journeys()
+	js := e.ix.Journeys()
 	r.Journeys = make([]JourneyResult, len(js))
 	for i := range js {
 		j := &js[i]
-		jr := JourneyResult{Journey: j}
-		var exposedBy int32 = -1
-		exposedStep := -1
+		jr := JourneyResult{Journey: j, res: r, exposedBy: -1}
 		for si := range j.Steps {
 			st := &j.Steps[si]
-			status, culprit := stepStatus(sc, st)
+			status, c := stepStatus(sc, st)
 			if status > jr.Status {
-				jr.Status = status
-				jr.Cause = e.stepCause(sc, j, si, status, culprit)
+				jr.Status, jr.step, jr.culprit = status, si, c
 			}
-			if exposedBy < 0 {
+			if jr.exposedBy < 0 {
 				if d := stepCompromised(sc, st); d >= 0 {
-					exposedBy, exposedStep = d, si
+					jr.exposedBy, jr.exposedStep = d, si
 				}
 			}
 		}
-		if exposedBy >= 0 {
-			jr.Exposed = true
-			msg := fmt.Sprintf("exposed: %s reaches compromised %s", stepName(j, exposedStep), ix.ID(exposedBy))
-			if jr.Cause == "" {
-				jr.Cause = msg
-			} else {
-				jr.Cause += "; " + msg
-			}
-		}
+		jr.Exposed = jr.exposedBy >= 0
 		switch jr.Status {
 		case StatusBroken:
 			r.Impact.Broken++
@@ -118,6 +114,20 @@ func (e *Engine) journeys(sc *scratch, r *Result) {
 		}
 		r.Journeys[i] = jr
 	}
+}
+
+// Cause says why the journey is broken, degraded or exposed, following the
+// chain of failures back to its seed: `step 3 "pay" down: payment-api ←
+// payment-db ← db-host-2 (quarantined)`. It is empty for an ok journey.
+func (jr JourneyResult) Cause() string {
+	var parts []string
+	if jr.Status != StatusOK {
+		parts = append(parts, jr.res.stepCause(jr.Journey, jr.step, jr.Status, jr.culprit))
+	}
+	if jr.Exposed {
+		parts = append(parts, fmt.Sprintf("exposed: %s reaches compromised %s", stepName(jr.Journey, jr.exposedStep), jr.res.ix.ID(jr.exposedBy)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // culprit identifies what made a step fail or degrade: a required node, or
@@ -192,45 +202,44 @@ func stepName(j *graph.CJourney, si int) string {
 	return fmt.Sprintf("step %d", si+1)
 }
 
-// stepCause writes why a step is broken or degraded, following the chain of
-// causes back to its seed: `step 3 "pay" down: payment-api ← payment-db ←
-// db-host-2 (quarantined)`.
-func (e *Engine) stepCause(sc *scratch, j *graph.CJourney, si int, st Status, c culprit) string {
-	ix := e.ix
+// stepCause writes why a step is broken or degraded.
+func (r *Result) stepCause(j *graph.CJourney, si int, st Status, c culprit) string {
 	word := "down"
 	if st == StatusDegraded {
 		word = "degraded"
 	}
 	if c.alt >= 0 {
 		return fmt.Sprintf("%s %s: all of %s %s; %s", stepName(j, si), word,
-			describe(ix, j.Steps[si].AnyOf[c.alt]), word, chain(ix, sc, c.node))
+			describe(r.ix, j.Steps[si].AnyOf[c.alt]), word, r.chain(c.node))
 	}
-	return fmt.Sprintf("%s %s: %s", stepName(j, si), word, chain(ix, sc, c.node))
+	return fmt.Sprintf("%s %s: %s", stepName(j, si), word, r.chain(c.node))
 }
 
 // maxChain bounds cause chains in messages.
 const maxChain = 6
 
-// chain renders "a ← b ← c (reason)" from d back to the seed. Every node on it
-// failed or degraded in this run, so its cause entries are current.
-func chain(ix *graph.Index, sc *scratch, d int32) string {
+// chain renders "a ← b ← c (reason)" from d back to its seed. Every node on
+// it failed or degraded in this run, so it has a recorded cause.
+func (r *Result) chain(d int32) string {
 	var b strings.Builder
 	cur := d
 	for i := 0; ; i++ {
-		b.WriteString(ix.ID(cur))
-		why, by := sc.reason[cur], sc.cause[cur]
+		b.WriteString(r.ix.ID(cur))
+		c, ok := r.CauseOf(cur)
 		switch {
-		case why == ReasonBlocked:
-			fmt.Fprintf(&b, " (edge %s:%s blocked)", ix.ID(cur), ix.ID(by))
+		case !ok:
 			return b.String()
-		case by < 0:
-			fmt.Fprintf(&b, " (%s)", why)
+		case c.Reason == ReasonBlocked:
+			fmt.Fprintf(&b, " (edge %s:%s blocked)", r.ix.ID(cur), r.ix.ID(c.By))
+			return b.String()
+		case c.By < 0:
+			fmt.Fprintf(&b, " (%s)", c.Reason)
 			return b.String()
 		case i == maxChain:
 			b.WriteString(" ← …")
 			return b.String()
 		}
 		b.WriteString(" ← ")
-		cur = by
+		cur = c.By
 	}
 }

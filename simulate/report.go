@@ -5,6 +5,9 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/firebreak/firebreak/graph"
 )
 
 // Report is the stable, sorted, serialisable form of a Result: the shape of
@@ -17,6 +20,19 @@ type Report struct {
 	Degraded           []string        `json:"degraded"`
 	Journeys           []ReportJourney `json:"journeys"`
 	Impact             ReportImpact    `json:"impact"`
+	// Explanations say why each reached crown jewel is reached: its shortest
+	// attack path and, in a timed run, the path that gets there soonest.
+	Explanations []ReportExplanation `json:"explanations"`
+	MonteCarlo   *ReportMonteCarlo   `json:"monte_carlo,omitempty"`
+}
+
+// ReportExplanation explains one reached crown jewel.
+type ReportExplanation struct {
+	Node            string   `json:"node"`
+	Hops            int      `json:"hops"`
+	ShortestPath    []string `json:"shortest_path"`
+	EarliestPath    []string `json:"earliest_path,omitempty"`
+	EarliestSeconds int64    `json:"earliest_s"`
 }
 
 // ReportSeeds echoes the scenario, sorted.
@@ -25,6 +41,8 @@ type ReportSeeds struct {
 	Failed      []string `json:"failed"`
 	Quarantined []string `json:"quarantined"`
 	Blocked     []string `json:"blocked"`
+	At          string   `json:"at,omitempty"`
+	LateralOnly bool     `json:"lateral_only,omitempty"`
 }
 
 // ReportReached is one compromised node.
@@ -32,6 +50,8 @@ type ReportReached struct {
 	Node string   `json:"node"`
 	Hops int      `json:"hops"`
 	Path []string `json:"path"`
+	// Seconds is the earliest compromise time, in timed runs only.
+	Seconds *int64 `json:"time_s,omitempty"`
 }
 
 // ReportJourney is one journey's outcome.
@@ -82,21 +102,37 @@ func (r *Result) Report() Report {
 		Failed:             causeIDs(r, r.Failed),
 		Degraded:           causeIDs(r, r.Degraded),
 		Journeys:           make([]ReportJourney, 0, len(r.Journeys)),
+		Explanations:       []ReportExplanation{},
 	}
+	if r.scenario.At > 0 {
+		rep.Seeds.At = r.scenario.At.String()
+	}
+	rep.Seeds.LateralOnly = r.scenario.LateralOnly
 	for _, b := range r.seeds.blockedRefs {
 		rep.Seeds.Blocked = append(rep.Seeds.Blocked, b.String())
 	}
 	sort.Strings(rep.Seeds.Blocked)
 	for _, rc := range r.Reached {
-		rep.Reached = append(rep.Reached, ReportReached{Node: r.ix.ID(rc.Node), Hops: int(rc.Hops), Path: r.ids2(r.Path(rc.Node))})
+		rr := ReportReached{Node: r.ix.ID(rc.Node), Hops: int(rc.Hops), Path: r.ids2(r.Path(rc.Node))}
+		if r.timed {
+			t := rc.Time
+			rr.Seconds = &t
+		}
+		rep.Reached = append(rep.Reached, rr)
 		if r.ix.CrownJewel(rc.Node) {
-			rep.CrownJewelsReached = append(rep.CrownJewelsReached, r.ix.ID(rc.Node))
+			rep.CrownJewelsReached = append(rep.CrownJewelsReached, rr.Node)
+			ex := ReportExplanation{Node: rr.Node, Hops: rr.Hops, ShortestPath: rr.Path}
+			if r.timed {
+				ex.EarliestPath, ex.EarliestSeconds = r.ids2(r.EarliestPath(rc.Node)), rc.Time
+			}
+			rep.Explanations = append(rep.Explanations, ex)
 		}
 	}
 	sort.Slice(rep.Reached, func(i, j int) bool { return rep.Reached[i].Node < rep.Reached[j].Node })
+	sort.Slice(rep.Explanations, func(i, j int) bool { return rep.Explanations[i].Node < rep.Explanations[j].Node })
 	sort.Strings(rep.CrownJewelsReached)
 	for _, j := range r.Journeys {
-		rep.Journeys = append(rep.Journeys, ReportJourney{ID: j.Journey.ID, Status: j.Status.String(), Exposed: j.Exposed, Cause: j.Cause})
+		rep.Journeys = append(rep.Journeys, ReportJourney{ID: j.Journey.ID, Status: j.Status.String(), Exposed: j.Exposed, Cause: j.Cause()})
 	}
 	rep.Impact = ReportImpact{
 		JourneysBroken: r.Impact.Broken, JourneysDegraded: r.Impact.Degraded, JourneysExposed: r.Impact.Exposed,
@@ -149,7 +185,17 @@ func (rep Report) WriteText(w io.Writer) error {
 	byHops := append([]ReportReached(nil), rep.Reached...)
 	sort.SliceStable(byHops, func(i, j int) bool { return byHops[i].Hops < byHops[j].Hops })
 	for _, rc := range byHops {
-		fmt.Fprintf(&b, "  %3d  %-28s %s\n", rc.Hops, rc.Node, strings.Join(rc.Path, " → "))
+		at := ""
+		if rc.Seconds != nil {
+			at = "T+" + FormatSeconds(*rc.Seconds)
+		}
+		fmt.Fprintf(&b, "  %3d %8s  %-28s %s\n", rc.Hops, at, rc.Node, strings.Join(rc.Path, " → "))
+	}
+	for _, ex := range rep.Explanations {
+		fmt.Fprintf(&b, "\nWhy %s is reached:\n  shortest (%d hops): %s\n", ex.Node, ex.Hops, strings.Join(ex.ShortestPath, " → "))
+		if len(ex.EarliestPath) > 0 {
+			fmt.Fprintf(&b, "  earliest (T+%s):   %s\n", FormatSeconds(ex.EarliestSeconds), strings.Join(ex.EarliestPath, " → "))
+		}
 	}
 	fmt.Fprintf(&b, "\nFailed: %d   Degraded: %d\n", len(rep.Failed), len(rep.Degraded))
 	if len(rep.Failed) > 0 {
@@ -166,9 +212,77 @@ func (rep Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "  %-9s%-8s %-22s %s\n", strings.ToUpper(j.Status), flag, j.ID, j.Cause)
 	}
+	if mc := rep.MonteCarlo; mc != nil {
+		fmt.Fprintf(&b, "\nMonte Carlo: %d trials, seed %d\n", mc.Trials, mc.Seed)
+		for _, n := range mc.CrownJewels {
+			fmt.Fprintf(&b, "  crown jewel %-22s p=%.3f  median T+%s\n", n.Node, n.Probability, FormatSeconds(n.MedianSeconds))
+		}
+		for _, j := range mc.Journeys {
+			fmt.Fprintf(&b, "  journey %-26s exposed p=%.3f\n", j.ID, j.Exposure)
+		}
+	}
 	im := rep.Impact
 	fmt.Fprintf(&b, "\nImpact: %d broken, %d degraded, %d exposed; %.0f customers/h, %.0f revenue/h at risk\n",
 		im.JourneysBroken, im.JourneysDegraded, im.JourneysExposed, im.CustomersPerHour, im.RevenuePerHour)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// ReportMonteCarlo is the Monte Carlo part of a report.
+type ReportMonteCarlo struct {
+	Trials      int               `json:"trials"`
+	Seed        uint64            `json:"seed"`
+	Nodes       []ReportMCNode    `json:"nodes"`
+	CrownJewels []ReportMCNode    `json:"crown_jewels"`
+	Journeys    []ReportMCJourney `json:"journeys"`
+}
+
+// ReportMCNode is one node's probability of compromise and median time.
+type ReportMCNode struct {
+	Node          string  `json:"node"`
+	Probability   float64 `json:"probability"`
+	MedianSeconds int64   `json:"median_s"`
+}
+
+// ReportMCJourney is one journey's probability of exposure.
+type ReportMCJourney struct {
+	ID       string  `json:"id"`
+	Exposure float64 `json:"exposure_probability"`
+}
+
+// Report converts a Monte Carlo result; every list is sorted by id.
+func (m *MCResult) Report(ix *graph.Index) *ReportMonteCarlo {
+	out := &ReportMonteCarlo{Trials: m.Trials, Seed: m.Seed, Nodes: []ReportMCNode{}, CrownJewels: []ReportMCNode{}, Journeys: []ReportMCJourney{}}
+	for _, n := range m.Nodes {
+		rn := ReportMCNode{Node: ix.ID(n.Node), Probability: n.Probability, MedianSeconds: int64(n.Median / time.Second)}
+		out.Nodes = append(out.Nodes, rn)
+		if ix.CrownJewel(n.Node) {
+			out.CrownJewels = append(out.CrownJewels, rn)
+		}
+	}
+	for _, j := range m.Journeys {
+		out.Journeys = append(out.Journeys, ReportMCJourney{ID: j.Journey.ID, Exposure: j.Exposure})
+	}
+	sort.Slice(out.Nodes, func(i, j int) bool { return out.Nodes[i].Node < out.Nodes[j].Node })
+	sort.Slice(out.CrownJewels, func(i, j int) bool { return out.CrownJewels[i].Node < out.CrownJewels[j].Node })
+	sort.Slice(out.Journeys, func(i, j int) bool { return out.Journeys[i].ID < out.Journeys[j].ID })
+	return out
+}
+
+// FormatSeconds writes a compact duration: 0s, 45s, 10m, 1h20m, 2d3h.
+func FormatSeconds(sec int64) string {
+	if sec <= 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		n    int64
+		name string
+	}{{86400, "d"}, {3600, "h"}, {60, "m"}, {1, "s"}} {
+		if v := sec / u.n; v > 0 {
+			fmt.Fprintf(&b, "%d%s", v, u.name)
+			sec -= v * u.n
+		}
+	}
+	return b.String()
 }

@@ -21,10 +21,17 @@ type scratch struct {
 	slotEpoch []uint32
 	slotLeft  []int32
 
+	timeEpoch []uint32 // epoch when a time was found
+	settled   []uint32 // epoch when the time became final
+	time      []int64  // earliest compromise time, seconds
+	tparent   []int32  // predecessor on the earliest path
+	heap      minHeap
+
 	quar    touchedBits // effective quarantine (quarantined + residents)
 	blocked touchedBits // blocked edges
 
-	queue []int32
+	queue    []int32
+	reachBuf []Reach
 }
 
 func newScratch(ix *graph.Index) *scratch {
@@ -39,6 +46,10 @@ func newScratch(ix *graph.Index) *scratch {
 		cause:     make([]int32, n),
 		reason:    make([]Reason, n),
 		slotEpoch: make([]uint32, s),
+		timeEpoch: make([]uint32, n),
+		settled:   make([]uint32, n),
+		time:      make([]int64, n),
+		tparent:   make([]int32, n),
 		slotLeft:  make([]int32, s),
 		quar:      newTouchedBits(n),
 		blocked:   newTouchedBits(m),
@@ -53,6 +64,8 @@ func (sc *scratch) begin() {
 		clear(sc.degr)
 		clear(sc.soft)
 		clear(sc.slotEpoch)
+		clear(sc.timeEpoch)
+		clear(sc.settled)
 		sc.epoch = 1
 	}
 	sc.queue = sc.queue[:0]

@@ -1,11 +1,17 @@
 package simulate
 
+import "time"
+
 // Reach is one node reached by the compromise: its hop count and the node it
 // was reached from (-1 for a seed). Following parents gives the attack path.
+// In a timed run, Time is the earliest compromise time in seconds and TParent
+// the predecessor on the earliest path.
 type Reach struct {
-	Node   int32
-	Hops   int32
-	Parent int32
+	Node    int32
+	Hops    int32
+	Parent  int32
+	Time    int64
+	TParent int32
 }
 
 // spread runs the breadth-first compromise spread. Seeds are enqueued in id
@@ -13,19 +19,32 @@ type Reach struct {
 // queue is always in lexicographic order of the paths that reach its nodes:
 // the first node to discover another is the parent on the smallest shortest
 // path, which is the path DESIGN.md asks for.
-func (e *Engine) spread(sc *scratch, sd seeds, r *Result) {
+//
+// With a horizon, only nodes compromised by then (found by earliest) count,
+// and an edge is crossed only if the attacker, arriving at its source at the
+// earliest time, can cross it before the horizon: every hop of a reported
+// path is possible in time (the path as a whole is the shortest such, not
+// necessarily one whose dwell times all add up within the horizon).
+func (e *Engine) spread(sc *scratch, sd seeds, s Scenario, r *Result) {
 	ix := e.ix
 	q := sc.queue[:0]
+	reached := sc.reachBuf[:0]
+	horizon := s.At > 0
+	limit := int64(s.At / time.Second)
 	var reach func(d, hops, parent int32)
 	reach = func(d, hops, parent int32) {
-		if sc.isReached(d) {
+		if sc.isReached(d) || (horizon && sc.timeEpoch[d] != sc.epoch) {
 			return
 		}
 		sc.reached[d] = sc.epoch
 		sc.hops[d] = hops
 		sc.parent[d] = parent
 		q = append(q, d)
-		r.Reached = append(r.Reached, Reach{Node: d, Hops: hops, Parent: parent})
+		rc := Reach{Node: d, Hops: hops, Parent: parent, Time: -1, TParent: -1}
+		if r.timed {
+			rc.Time, rc.TParent = sc.time[d], sc.tparent[d]
+		}
+		reached = append(reached, rc)
 		// Co-residents share the host's compromise and its hop count.
 		for _, res := range ix.Residents(d) {
 			reach(res, hops, d)
@@ -59,10 +78,16 @@ func (e *Engine) spread(sc *scratch, sd seeds, r *Result) {
 			if hasQuar && sc.quar.has(v) {
 				continue
 			}
+			c := &e.classes[ix.PortSet(ei)]
+			if (s.LateralOnly && !c.lateral) || (horizon && sc.time[u]+c.dwell > limit) {
+				continue
+			}
 			reach(v, next, u)
 		}
 	}
 	sc.queue = q
+	sc.reachBuf = reached
+	r.Reached = append([]Reach(nil), reached...) // exact size, owned by the result
 }
 
 // Path returns the attack path to node d, seed first, or nil if d was not

@@ -5,6 +5,8 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/firebreak/firebreak/simulate"
 )
 
 // blastPane lists the nodes the compromise reaches with hop counts: crown
@@ -132,7 +134,7 @@ func (p blastPane) row(i int) string {
 	if i == p.cursor {
 		cur = "›"
 	}
-	hops := fmt.Sprintf("%3d  ", r.hops)
+	hops := fmt.Sprintf("%3d %7s  ", r.hops, "T+"+simulate.FormatSeconds(max(r.at, 0)))
 	tag := ""
 	if r.crown {
 		tag = crownTag

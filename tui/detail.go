@@ -3,10 +3,12 @@ package tui
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/firebreak/firebreak/graph"
+	"github.com/firebreak/firebreak/simulate"
 )
 
 // The detail line shows the focused pane's selection in full: a node's
@@ -130,9 +132,15 @@ func blastDetail(r blastRow, out *outcome) string {
 	for i, d := range path {
 		ids[i] = out.result.Index().ID(d)
 	}
-	s := strings.Join(ids, " → ") + " · " + plural(int(r.hops), "hop")
+	s := strings.Join(ids, " → ") + " · " + plural(int(r.hops), "hop") + " · T+" + simulate.FormatSeconds(max(r.at, 0))
 	if r.hops == 0 && len(path) == 1 {
 		s = r.id + " · seed: marked compromised"
+	} else if early := out.result.EarliestPath(r.node); len(early) > 0 && !slices.Equal(early, path) {
+		eids := make([]string, len(early))
+		for i, d := range early {
+			eids[i] = out.result.Index().ID(d)
+		}
+		s += " · soonest via " + strings.Join(eids, " → ")
 	}
 	if r.crown {
 		s += " · CROWN JEWEL"

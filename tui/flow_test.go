@@ -28,13 +28,13 @@ func TestFlowCompromiseThenInspectBlastRadius(t *testing.T) {
 
 	m := final(t, tm)
 	equal(t, "focus", m.focus, paneBlast)
-	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{Compromised: []string{"laptop-1"}})
+	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{Compromised: []string{"laptop-1"}, Timed: true})
 	sel, _ := m.blast.Selected()
 	if !sel.crown {
 		t.Errorf("first blast entry %s is not a crown jewel", sel.id)
 	}
 	label, text := m.detail()
-	if label != "path" || !strings.HasPrefix(text, "laptop-1 → ") || !strings.HasSuffix(text, sel.id+" · "+plural(int(sel.hops), "hop")+" · CROWN JEWEL") {
+	if label != "path" || !strings.HasPrefix(text, "laptop-1 → ") || !strings.HasSuffix(text, sel.id+" · "+plural(int(sel.hops), "hop")+" · T+20m · CROWN JEWEL") {
 		t.Errorf("detail %s: %q", label, text)
 	}
 	if v := m.View(); !strings.Contains(v, "1 compromised, 0 failed, 0 quarantined") {
@@ -49,7 +49,7 @@ func TestFlowCompromiseThenInspectBlastRadius(t *testing.T) {
 // journeys board shows what the isolation costs.
 func TestFlowIsolateReachedCrownJewel(t *testing.T) {
 	sess := demoSession(t)
-	before, err := evaluate(New(sess, Options{}).engine, simulate.Scenario{Compromised: []string{"laptop-1"}})
+	before, err := evaluate(New(sess, Options{}).engine, simulate.Scenario{Compromised: []string{"laptop-1"}, Timed: true})
 	if err != nil || len(before.blast) == 0 || !before.blast[0].crown {
 		t.Fatalf("the demo's laptop-1 should reach a crown jewel (err %v)", err)
 	}
@@ -75,7 +75,7 @@ func TestFlowIsolateReachedCrownJewel(t *testing.T) {
 
 	m := final(t, tm)
 	sc := m.scenario.sim()
-	equal(t, "scenario", sc, simulate.Scenario{Compromised: []string{"laptop-1"}, Quarantined: []string{target}})
+	equal(t, "scenario", sc, simulate.Scenario{Compromised: []string{"laptop-1"}, Quarantined: []string{target}, Timed: true})
 	if _, reached := blastHops(m)[jewel]; reached {
 		t.Errorf("%s is still in the blast radius after isolating %s", jewel, target)
 	}
@@ -103,7 +103,7 @@ func TestFlowFilterTypesQ(t *testing.T) {
 
 	m := final(t, tm)
 	equal(t, "filter", [2]any{m.nodes.Filter(), m.nodes.Filtering()}, [2]any{"", false})
-	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{})
+	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{Timed: true})
 }
 
 func TestRun(t *testing.T) {

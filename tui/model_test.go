@@ -73,7 +73,7 @@ func TestFirstScreenIsTheEmptyScenario(t *testing.T) {
 func TestCompromiseShowsBlastRadius(t *testing.T) {
 	m := pick(t, newShop(t), "laptop")
 	m = update(t, m, keys("c")...)
-	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{Compromised: []string{"laptop"}})
+	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{Compromised: []string{"laptop"}, Timed: true})
 	equal(t, "hops", blastHops(m), map[string]int32{"laptop": 0, "web1": 1, "api": 2, "pay": 3, "reco": 3, "paydb": 4})
 	// The crown jewel comes first and the pane says so.
 	equal(t, "first row", m.blast.rows[0].id, "paydb")
@@ -83,7 +83,7 @@ func TestCompromiseShowsBlastRadius(t *testing.T) {
 	// Its attack path is in the detail line when the pane has focus.
 	m = update(t, m, keyTab, keyTab)
 	label, text := m.detail()
-	equal(t, "detail", label+": "+text, "path: laptop → web1 → api → pay → paydb · 4 hops · CROWN JEWEL")
+	equal(t, "detail", label+": "+text, "path: laptop → web1 → api → pay → paydb · 4 hops · T+1h15m · CROWN JEWEL")
 	// web1 and web2 are any_of alternatives of both web journeys' first step.
 	equal(t, "journeys", journeyStatus(m), map[string]string{"browse": "ok+exposed", "buy": "ok+exposed", "newsletter": "ok"})
 	equal(t, "impact", m.out.impact, simulate.Impact{Exposed: 2, CustomersPerHour: 1120, RevenuePerHour: 9000})
@@ -117,20 +117,20 @@ func TestFailDegradesThroughSoftDependency(t *testing.T) {
 func TestToggleAndClearRestore(t *testing.T) {
 	m := pick(t, newShop(t), "laptop")
 	m = update(t, m, keys("cc")...)
-	equal(t, "c twice", m.scenario.sim(), simulate.Scenario{})
+	equal(t, "c twice", m.scenario.sim(), simulate.Scenario{Timed: true})
 	equal(t, "blast after toggle", len(m.blast.rows), 0)
 
 	m = update(t, m, keys("cfi")...)
 	equal(t, "marks", m.scenario.mark("laptop"), markCompromised|markFailed|markQuarantined)
 	m = update(t, m, keys("x")...)
-	equal(t, "x clears the node", m.scenario.sim(), simulate.Scenario{})
+	equal(t, "x clears the node", m.scenario.sim(), simulate.Scenario{Timed: true})
 	equal(t, "journeys after x", journeyStatus(m), allOK)
 	equal(t, "blast after x", len(m.blast.rows), 0)
 
 	m = update(t, m, keys("c")...)
 	m = update(t, pick(t, m, "mail"), keys("i")...)
 	m = update(t, m, keys("X")...)
-	equal(t, "X clears everything", m.scenario.sim(), simulate.Scenario{})
+	equal(t, "X clears everything", m.scenario.sim(), simulate.Scenario{Timed: true})
 	equal(t, "journeys after X", journeyStatus(m), allOK)
 }
 
@@ -189,7 +189,7 @@ func TestFilterNarrowsAndSwallowsKeys(t *testing.T) {
 	m, quit := updateQuit(t, m, cat(keys("cfixXq?"), one(keyTab))...)
 	equal(t, "filter text", m.nodes.Filter(), "webcfixXq?")
 	equal(t, "quit", quit, false)
-	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{})
+	equal(t, "scenario", m.scenario.sim(), simulate.Scenario{Timed: true})
 	equal(t, "help", m.showHelp, false)
 	equal(t, "focus", m.focus, paneNodes)
 	equal(t, "matches", m.nodes.len(), 0)
@@ -237,7 +237,7 @@ func TestFocusCycleAndGlobalKeys(t *testing.T) {
 		t.Error("help screen not shown")
 	}
 	m, quit := updateQuit(t, m, keys("c")...)
-	equal(t, "keys inert under help", [2]any{m.scenario.sim(), quit}, [2]any{simulate.Scenario{}, false})
+	equal(t, "keys inert under help", [2]any{m.scenario.sim(), quit}, [2]any{simulate.Scenario{Timed: true}, false})
 	m = update(t, m, keyEsc)
 	equal(t, "help closed", m.showHelp, false)
 	_, quit = updateQuit(t, m, keys("q")...)
@@ -249,7 +249,7 @@ func TestBlastPaneActions(t *testing.T) {
 	m = update(t, m, keyTab, keyTab) // blast radius; paydb (crown jewel) is first
 	m = update(t, m, keyDown, keyDown, keyDown)
 	_, text := m.detail()
-	equal(t, "selected path", text, "laptop → web1 → api · 2 hops")
+	equal(t, "selected path", text, "laptop → web1 → api · 2 hops · T+20m")
 	// Quarantine api from the blast radius: the spread stops at web1.
 	m = update(t, m, keys("i")...)
 	equal(t, "hops", blastHops(m), map[string]int32{"laptop": 0, "web1": 1})
@@ -299,14 +299,14 @@ func TestSessionProblemsAreShown(t *testing.T) {
 func TestRunesArrivingTogether(t *testing.T) {
 	runes := func(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
 	m := update(t, newShop(t), runes("jjc")) // api, h2, laptop: compromise laptop
-	equal(t, "jjc", m.scenario.sim(), simulate.Scenario{Compromised: []string{"laptop"}})
+	equal(t, "jjc", m.scenario.sim(), simulate.Scenario{Compromised: []string{"laptop"}, Timed: true})
 	m = update(t, m, runes("cx"))
-	equal(t, "cx in order", m.scenario.sim(), simulate.Scenario{})
+	equal(t, "cx in order", m.scenario.sim(), simulate.Scenario{Timed: true})
 	// The filter opens mid-burst: the rest is filter text.
 	m = update(t, m, runes("/mai"), runes("l"), keyEnter)
 	equal(t, "filter", [2]any{m.nodes.Filter(), m.nodes.len()}, [2]any{"mail", 1})
 	m = update(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("cfi"), Paste: true})
-	equal(t, "paste", m.scenario.sim(), simulate.Scenario{})
+	equal(t, "paste", m.scenario.sim(), simulate.Scenario{Timed: true})
 }
 
 func TestNodeDetail(t *testing.T) {

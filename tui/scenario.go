@@ -64,7 +64,7 @@ func (s scenario) counts() (compromised, failed, quarantined int) {
 // sim converts the marks to a simulate.Scenario with fresh, sorted slices: a
 // snapshot a command can own.
 func (s scenario) sim() simulate.Scenario {
-	var sc simulate.Scenario
+	sc := simulate.Scenario{Timed: true} // earliest compromise times for the blast radius
 	for id, m := range s.marks {
 		if m&markCompromised != 0 {
 			sc.Compromised = append(sc.Compromised, id)
@@ -126,6 +126,7 @@ type blastRow struct {
 	node  int32
 	id    string
 	hops  int32
+	at    int64 // earliest compromise time, seconds
 	crown bool
 }
 
@@ -160,7 +161,7 @@ func evaluate(eng *simulate.Engine, sc simulate.Scenario) (*outcome, error) {
 	out.blast = make([]blastRow, 0, len(res.Reached))
 	for _, rc := range res.Reached {
 		out.nodes[rc.Node] = nodeStatus{flags: stReached, hops: rc.Hops}
-		row := blastRow{node: rc.Node, id: ix.ID(rc.Node), hops: rc.Hops, crown: ix.CrownJewel(rc.Node)}
+		row := blastRow{node: rc.Node, id: ix.ID(rc.Node), hops: rc.Hops, at: rc.Time, crown: ix.CrownJewel(rc.Node)}
 		if row.crown {
 			out.crown++
 		}
@@ -184,7 +185,7 @@ func evaluate(eng *simulate.Engine, sc simulate.Scenario) (*outcome, error) {
 	}
 	out.journeys = make([]journeyRow, len(res.Journeys))
 	for i, jr := range res.Journeys {
-		out.journeys[i] = journeyRow{j: jr.Journey, status: jr.Status, exposed: jr.Exposed, cause: jr.Cause}
+		out.journeys[i] = journeyRow{j: jr.Journey, status: jr.Status, exposed: jr.Exposed, cause: jr.Cause()}
 	}
 	sort.SliceStable(out.journeys, func(i, j int) bool {
 		a, b := out.journeys[i], out.journeys[j]

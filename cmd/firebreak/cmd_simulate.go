@@ -12,16 +12,30 @@ func (a *app) simulateCmd() *cobra.Command {
 		sc     simulate.Scenario
 		blocks []string
 		asJSON bool
+		trials int
+		seed   uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Simulate a compromise, failure or containment on the workspace",
 		Long: `Simulate spreads a compromise from --compromise, propagates failure from --fail,
 and applies containment what-ifs (--quarantine, --block FROM:TO), then reports the
-blast radius with hop counts and attack paths, failed and degraded nodes, and the
-status of every customer journey. Node lists are comma-separated or repeated.`,
+blast radius with hop counts, earliest compromise times and attack paths, failed and
+degraded nodes, and the status of every customer journey. Node lists are
+comma-separated or repeated.
+
+Each edge's dwell time and success probability come from its port class
+(simulate.port_classes in the config). --at limits the blast radius to what is
+compromised by then; --trials runs seeded Monte Carlo trials of probabilistic
+spread and adds per-node, per-crown-jewel and per-journey probabilities.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("trials") && (trials < 1 || trials > simulate.MaxTrials) {
+				return usagef("--trials must be 1..%d", simulate.MaxTrials)
+			}
+			if sc.At < 0 {
+				return usagef("--at must not be negative")
+			}
 			s, err := a.load(cmd.Context(), cmd, needIndex)
 			if err != nil {
 				return err
@@ -34,11 +48,19 @@ status of every customer journey. Node lists are comma-separated or repeated.`,
 				}
 				sc.Blocked = append(sc.Blocked, ref)
 			}
+			sc.Timed = true
 			res, err := s.engine.Run(sc)
 			if err != nil {
 				return err
 			}
 			rep := res.Report()
+			if trials > 0 {
+				mc, err := s.engine.MonteCarlo(cmd.Context(), sc, simulate.MCOptions{Trials: trials, Seed: seed})
+				if err != nil {
+					return err
+				}
+				rep.MonteCarlo = mc.Report(s.index)
+			}
 			if asJSON {
 				return graph.WriteJSON(a.stdout, rep)
 			}
@@ -51,6 +73,10 @@ status of every customer journey. Node lists are comma-separated or repeated.`,
 	f.StringSliceVar(&sc.Quarantined, "quarantine", nil, "node ids to quarantine (what-if)")
 	f.StringSliceVar(&blocks, "block", nil, "edges to block, FROM:TO (what-if)")
 	f.BoolVar(&sc.CompromisedOffline, "offline", false, "take compromised nodes offline (they fail too)")
+	f.BoolVar(&sc.LateralOnly, "lateral-only", false, "spread only over lateral-movement port classes (SSH, RDP, SMB…)")
+	f.DurationVar(&sc.At, "at", 0, "blast radius at this time after the compromise, e.g. 30m or 2h (default: no limit)")
+	f.IntVar(&trials, "trials", 0, "Monte Carlo trials of probabilistic spread (0: none)")
+	f.Uint64Var(&seed, "seed", 1, "seed for the Monte Carlo trials: the same seed gives the same answer")
 	f.BoolVar(&asJSON, "json", false, "write the result as JSON")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/firebreak/firebreak/contain"
+	"github.com/firebreak/firebreak/graph"
 	"github.com/firebreak/firebreak/simulate"
 )
 
@@ -97,6 +98,9 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 	var cfg Config
 	cfg.Workspace = v.GetString("workspace")
 	cfg.Simulate.ServiceCompromisesHost = v.GetBool("simulate.service_compromises_host")
+	if err := readClasses(v, &cfg.Simulate); err != nil {
+		return Config{}, err
+	}
 	for _, c := range v.GetStringSlice("contain.management.cidrs") {
 		for _, part := range strings.Split(c, ",") {
 			part = strings.TrimSpace(part)
@@ -174,4 +178,87 @@ func uintList(raw any) ([]uint16, error) {
 		out = append(out, uint16(p))
 	}
 	return out, nil
+}
+
+// readClasses reads simulate.port_classes and simulate.other_class. A list in
+// the config replaces the built-in classes entirely.
+func readClasses(v *viper.Viper, o *simulate.Options) error {
+	if raw := v.Get("simulate.port_classes"); raw != nil {
+		list, ok := raw.([]any)
+		if !ok {
+			return usagef("config: simulate.port_classes: want a list of classes")
+		}
+		o.Classes = []simulate.PortClass{}
+		for i, item := range list {
+			c, err := readClass(fmt.Sprintf("simulate.port_classes[%d]", i), item, true)
+			if err != nil {
+				return err
+			}
+			o.Classes = append(o.Classes, c)
+		}
+	}
+	if raw := v.Get("simulate.other_class"); raw != nil {
+		c, err := readClass("simulate.other_class", raw, false)
+		if err != nil {
+			return err
+		}
+		if c.Name == "" {
+			c.Name = "other"
+		}
+		o.Other = c
+	}
+	if err := o.Validate(); err != nil {
+		return usagef("config: %v", err)
+	}
+	return nil
+}
+
+func readClass(field string, raw any, needPorts bool) (simulate.PortClass, error) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return simulate.PortClass{}, usagef("config: %s: want a mapping", field)
+	}
+	var c simulate.PortClass
+	for k, val := range m {
+		switch k {
+		case "name":
+			c.Name = fmt.Sprint(val)
+		case "ports":
+			items, ok := val.([]any)
+			if !ok {
+				return c, usagef("config: %s.ports: want a list", field)
+			}
+			for _, it := range items {
+				p, err := graph.ParsePortRange(fmt.Sprint(it))
+				if err != nil {
+					return c, usagef("config: %s.ports: %q: want N, N/tcp or LO-HI/proto", field, it)
+				}
+				c.Ports = append(c.Ports, p)
+			}
+		case "dwell":
+			d, err := time.ParseDuration(fmt.Sprint(val))
+			if err != nil || d < 0 {
+				return c, usagef("config: %s.dwell: %q is not a duration like 10m", field, val)
+			}
+			c.Dwell = d
+		case "probability":
+			var f float64
+			if _, err := fmt.Sscan(fmt.Sprint(val), &f); err != nil || f < 0 || f > 1 {
+				return c, usagef("config: %s.probability: %v is not within 0..1", field, val)
+			}
+			c.Probability = f
+		case "lateral":
+			b, ok := val.(bool)
+			if !ok {
+				return c, usagef("config: %s.lateral: want true or false", field)
+			}
+			c.Lateral = b
+		default:
+			return c, usagef("config: %s.%s: unknown field", field, k)
+		}
+	}
+	if needPorts && len(c.Ports) == 0 {
+		return c, usagef("config: %s: a port class needs ports", field)
+	}
+	return c, nil
 }

@@ -43,3 +43,28 @@ func TestReadmeTour(t *testing.T) {
 		t.Fatalf("only %d tour commands found", ran)
 	}
 }
+
+// The configuration example in docs/formats.md must load, and mean what it
+// says.
+func TestConfigDocExampleLoads(t *testing.T) {
+	c := newCLI(t)
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "formats.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "## Configuration")
+	if !ok {
+		t.Fatal("docs/formats.md has no Configuration section")
+	}
+	_, block, _ := strings.Cut(after, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	cfg := filepath.Join(c.dir, "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte(block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.importDemo()
+	out := c.must("--config", cfg, "contain", "quarantine", "ci-1", "--dry-run")
+	if !strings.Contains(out, "# management kept: 10.20.99.0/24 on tcp 22, 7443 (agent)") {
+		t.Errorf("config example not applied:\n%s", out)
+	}
+}

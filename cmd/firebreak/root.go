@@ -53,6 +53,8 @@ with a commit-confirmed rollback. With no command it opens the TUI on the worksp
 		a.journeysCmd(),
 		a.revisionsCmd(),
 		a.simulateCmd(),
+		a.genCmd(),
+		a.dotCmd(),
 		a.containCmd(),
 		a.tuiCmd(),
 	)
