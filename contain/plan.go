@@ -214,9 +214,9 @@ func planQuarantine(m *graph.Model, a Action, ttl time.Duration, get func(*graph
 	// element times out the drop rules below stop matching, with no process
 	// needed to undo them.
 	b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets,
-		Set{Name: name + "_v4", Type: SetIPv4, Interval: true, Timeout: true, Comment: fmt.Sprintf("quarantine %d of %s", a.ID, n.ID),
+		Set{Name: name + "_v4", Type: SetIPv4, Interval: true, Timeout: true,
 			Elements: []Element{{Prefix: all4, Timeout: ttl}}},
-		Set{Name: name + "_v6", Type: SetIPv6, Interval: true, Timeout: true, Comment: fmt.Sprintf("quarantine %d of %s", a.ID, n.ID),
+		Set{Name: name + "_v6", Type: SetIPv6, Interval: true, Timeout: true,
 			Elements: []Element{{Prefix: all6, Timeout: ttl}}},
 	)
 	comment := fmt.Sprintf("firebreak action %d: quarantine %s", a.ID, n.ID)
@@ -231,7 +231,7 @@ func planQuarantine(m *graph.Model, a Action, ttl time.Duration, get func(*graph
 			if len(fam.pfx) == 0 {
 				continue
 			}
-			set := Set{Name: name + fam.label, Type: fam.typ, Interval: true, Timeout: true, Comment: keepComment}
+			set := Set{Name: name + fam.label, Type: fam.typ, Interval: true, Timeout: true}
 			for _, p := range fam.pfx {
 				set.Elements = append(set.Elements, Element{Prefix: p, Timeout: ttl})
 			}
@@ -301,12 +301,12 @@ func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, get func
 			if len(fam.pfx) == 0 {
 				continue
 			}
-			set := Set{Name: fmt.Sprintf("b%d_%s_v%d", a.ID, side.label, fam.v), Type: fam.typ, Interval: true, Timeout: true, Comment: comment}
+			set := Set{Name: fmt.Sprintf("b%d_%s_v%d", a.ID, side.label, fam.v), Type: fam.typ, Interval: true, Timeout: true}
 			for _, p := range fam.pfx {
 				set.Elements = append(set.Elements, Element{Prefix: p, Timeout: ttl})
 			}
 			b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets, set)
-			for _, r := range portRules(a.Ports) {
+			for _, r := range portRules(a.ID, a.Ports, ttl, b) {
 				r.Family, r.Verdict, r.Comment = fam.v, Drop, comment
 				if side.hook == HookInput {
 					r.SrcSet = set.Name
@@ -320,31 +320,53 @@ func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, get func
 	return nil
 }
 
-// portRules splits a port list into one match per protocol; no ports means one
-// rule matching every protocol.
-func portRules(ports []graph.PortRange) []Rule {
-	if len(ports) == 0 {
-		return []Rule{{}}
-	}
-	var tcp, udp []PortSpan
+// portRules gives one match per protocol of a block's port list, each through
+// a named port set of the action (created on b once), or one rule matching
+// every protocol when the block covers all ports.
+func portRules(id int64, ports []graph.PortRange, ttl time.Duration, b *builder) []Rule {
+	var tcp, udp []graph.PortRange
 	for _, p := range ports {
 		switch p.Proto {
 		case graph.ProtoAny:
 			return []Rule{{}}
 		case graph.ProtoTCP:
-			tcp = append(tcp, PortSpan{p.Lo, p.Hi})
+			tcp = append(tcp, p)
 		case graph.ProtoUDP:
-			udp = append(udp, PortSpan{p.Lo, p.Hi})
+			udp = append(udp, p)
 		}
 	}
-	var out []Rule
-	if len(tcp) > 0 {
-		out = append(out, Rule{L4: L4TCP, DPorts: tcp})
+	if len(tcp)+len(udp) == 0 {
+		return []Rule{{}}
 	}
-	if len(udp) > 0 {
-		out = append(out, Rule{L4: L4UDP, DPorts: udp})
+	var out []Rule
+	for _, proto := range []struct {
+		l4    L4
+		name  string
+		ports []graph.PortRange
+	}{{L4TCP, "tcp", tcp}, {L4UDP, "udp", udp}} {
+		if len(proto.ports) == 0 {
+			continue
+		}
+		name := fmt.Sprintf("b%d_ports_%s", id, proto.name)
+		if !b.hasSet(name) {
+			set := Set{Name: name, Type: SetPort, Interval: true, Timeout: true}
+			for _, p := range proto.ports {
+				set.Elements = append(set.Elements, Element{Port: p.Lo, PortEnd: p.Hi, Timeout: ttl})
+			}
+			b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets, set)
+		}
+		out = append(out, Rule{L4: proto.l4, DPort: name})
 	}
 	return out
+}
+
+func (b *builder) hasSet(name string) bool {
+	for _, s := range b.plan.Ruleset.Sets {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func cutsManagement(pol Policy, src []netip.Prefix, ports []graph.PortRange) bool {
@@ -392,7 +414,7 @@ func (b *builder) finish(pol Policy) HostPlan {
 	ports := pol.mgmtPorts()
 	var mgmtSets []Set
 	if len(ports) > 0 && len(m4)+len(m6) > 0 {
-		ps := Set{Name: "mgmt_ports", Type: SetPort, Comment: "management ports"}
+		ps := Set{Name: "mgmt_ports", Type: SetPort, Interval: true}
 		for _, p := range ports {
 			ps.Elements = append(ps.Elements, Element{Port: p, PortEnd: p})
 		}
@@ -406,13 +428,16 @@ func (b *builder) finish(pol Policy) HostPlan {
 		if len(fam.pfx) == 0 || len(ports) == 0 {
 			continue
 		}
-		s := Set{Name: fam.name, Type: fam.typ, Interval: true, Comment: "management allowlist"}
+		s := Set{Name: fam.name, Type: fam.typ, Interval: true}
 		for _, p := range fam.pfx {
 			s.Elements = append(s.Elements, Element{Prefix: p})
 		}
 		mgmtSets = append(mgmtSets, s)
 	}
 	rs.Sets = append(mgmtSets, rs.Sets...)
+	for i := range rs.Sets {
+		sortElements(rs.Sets[i].Elements)
+	}
 
 	for _, hook := range []Hook{HookInput, HookOutput, HookForward} {
 		var rules []Rule
@@ -460,4 +485,19 @@ func hookName(h Hook) string {
 		return "forward"
 	}
 	return "unknown"
+}
+
+// sortElements orders a set's elements as the kernel lists an interval set:
+// ascending, so the dry-run reads like `nft list`.
+func sortElements(es []Element) {
+	sort.Slice(es, func(i, j int) bool {
+		a, b := es[i], es[j]
+		if a.Prefix.IsValid() && b.Prefix.IsValid() {
+			if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+				return c < 0
+			}
+			return a.Prefix.Bits() < b.Prefix.Bits()
+		}
+		return a.Port < b.Port
+	})
 }

@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// Render writes a ruleset as nft text: what `nft list table inet firebreak`
-// would show once it is applied. It is the dry-run, and the reviewable
-// description of exactly what the netlink applier sends.
+// Render writes a ruleset as nft text: exactly what `nft list table inet
+// firebreak` shows once it is applied (less the live "expires" countdowns).
+// It is the dry-run, and the reviewable description of what the netlink
+// applier sends; system tests compare the two.
 func Render(w io.Writer, rs Ruleset) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", TableName)
@@ -22,7 +23,7 @@ func Render(w io.Writer, rs Ruleset) error {
 	for _, c := range rs.Chains {
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "\tchain %s {\n", c.Name)
-		fmt.Fprintf(&b, "\t\ttype filter hook %s priority %d; policy accept;\n", hookName(c.Hook), ChainPriority)
+		fmt.Fprintf(&b, "\t\ttype filter hook %s priority %s; policy accept;\n", hookName(c.Hook), priorityText(ChainPriority))
 		for _, r := range c.Rules {
 			fmt.Fprintf(&b, "\t\t%s\n", RuleText(c.Hook, r))
 		}
@@ -71,7 +72,10 @@ func setTypeName(t SetType) string {
 func elementText(t SetType, e Element) string {
 	var s string
 	if t == SetPort {
-		s = spanText(PortSpan{e.Port, e.PortEnd})
+		s = fmt.Sprint(e.Port)
+		if e.PortEnd > e.Port {
+			s = fmt.Sprintf("%d-%d", e.Port, e.PortEnd)
+		}
 	} else if e.Prefix.IsSingleIP() {
 		s = e.Prefix.Addr().String()
 	} else {
@@ -81,13 +85,6 @@ func elementText(t SetType, e Element) string {
 		s += " timeout " + NftDuration(e.Timeout)
 	}
 	return s
-}
-
-func spanText(p PortSpan) string {
-	if p.Hi == p.Lo || p.Hi == 0 {
-		return fmt.Sprint(p.Lo)
-	}
-	return fmt.Sprintf("%d-%d", p.Lo, p.Hi)
 }
 
 // NftDuration writes a duration the way nft does: 1d2h3m4s, 500ms.
@@ -116,9 +113,9 @@ func RuleText(h Hook, r Rule) string {
 	var parts []string
 	if r.Loopback {
 		if h == HookOutput {
-			parts = append(parts, `oif "lo"`)
+			parts = append(parts, `oifname "lo"`)
 		} else {
-			parts = append(parts, `iif "lo"`)
+			parts = append(parts, `iifname "lo"`)
 		}
 	}
 	fam := "ip"
@@ -145,15 +142,6 @@ func RuleText(h Hook, r Rule) string {
 		if r.DPort != "" {
 			parts = append(parts, fmt.Sprintf("%s dport @%s", proto, r.DPort))
 		}
-		if len(r.DPorts) == 1 && r.DPorts[0].Lo == r.DPorts[0].Hi {
-			parts = append(parts, fmt.Sprintf("%s dport %d", proto, r.DPorts[0].Lo))
-		} else if len(r.DPorts) > 0 {
-			spans := make([]string, len(r.DPorts))
-			for i, p := range r.DPorts {
-				spans[i] = spanText(p)
-			}
-			parts = append(parts, fmt.Sprintf("%s dport { %s }", proto, strings.Join(spans, ", ")))
-		}
 	}
 	switch r.Verdict {
 	case Accept:
@@ -165,4 +153,16 @@ func RuleText(h Hook, r Rule) string {
 		parts = append(parts, fmt.Sprintf("comment %q", r.Comment))
 	}
 	return strings.Join(parts, " ")
+}
+
+// priorityText writes a chain priority the way nft lists it: relative to the
+// standard filter priority.
+func priorityText(p int) string {
+	switch {
+	case p == 0:
+		return "filter"
+	case p < 0:
+		return fmt.Sprintf("filter - %d", -p)
+	}
+	return fmt.Sprintf("filter + %d", p)
 }

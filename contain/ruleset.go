@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// The types below are also the agent's wire format (JSON), so they carry
+// only plain data.
+
 // TableName is the one nftables table firebreak owns on every host, in the
 // inet family. Nothing else is ever touched.
 const TableName = "firebreak"
@@ -41,7 +44,6 @@ type Set struct {
 	Type     SetType
 	Interval bool // holds prefixes or ranges
 	Timeout  bool // elements may expire (flags timeout)
-	Comment  string
 	Elements []Element
 }
 
@@ -88,24 +90,21 @@ const (
 
 // Rule is a conjunction of matches and a verdict. The renderer writes it as
 // one nft line and the netlink applier builds the same expressions; a zero
-// field means "no match on this".
+// field means "no match on this". Addresses and ports are only ever matched
+// through named sets, so a rule is at most four primitive matches.
 type Rule struct {
 	Comment string
 
-	Loopback bool // iif "lo" on input, oif "lo" on output
+	Loopback bool // iifname "lo" on input, oifname "lo" on output
 
 	Family  uint8  // 4 (ip) or 6 (ip6) when an address is matched
 	SrcSet  string // ip saddr @set
 	DstSet  string // ip daddr @set
-	L4      L4
-	SPort   string // set name for th sport @set
-	DPort   string // set name for th dport @set
-	DPorts  []PortSpan
+	L4      L4     // tcp or udp, when a port is matched
+	SPort   string // tcp sport @set
+	DPort   string // tcp dport @set
 	Verdict Verdict
 }
-
-// PortSpan is an inclusive port range for an anonymous port match.
-type PortSpan struct{ Lo, Hi uint16 }
 
 // Ruleset is the whole desired content of the owned table on one host.
 type Ruleset struct {

@@ -55,6 +55,10 @@ with a commit-confirmed rollback. With no command it opens the TUI on the worksp
 		a.simulateCmd(),
 		a.genCmd(),
 		a.dotCmd(),
+		a.auditCmd(),
+		a.agentCmd(),
+		a.pkiCmd(),
+		a.labCmd(),
 		a.containCmd(),
 		a.tuiCmd(),
 	)
