@@ -137,6 +137,13 @@ type builder struct {
 // whose deadline has passed are left out (the kernel has already expired
 // their elements). Hosts are returned sorted by id.
 func Plan(m *graph.Model, pol Policy, actions []Action, now time.Time) ([]HostPlan, error) {
+	return planWith(m, pol, actions, now, false)
+}
+
+// planWith plans like Plan; with keepExpired, actions past their deadline
+// keep their sets and rules but no elements: the table as the kernel leaves
+// it when provisional elements time out.
+func planWith(m *graph.Model, pol Policy, actions []Action, now time.Time, keepExpired bool) ([]HostPlan, error) {
 	hosts := map[string]*builder{}
 	get := func(h *graph.Node) *builder {
 		b, ok := hosts[h.ID]
@@ -151,18 +158,22 @@ func Plan(m *graph.Model, pol Policy, actions []Action, now time.Time) ([]HostPl
 	var errs []error
 	for _, a := range sorted {
 		var ttl time.Duration
+		expired := false
 		if !a.Deadline.IsZero() {
 			ttl = a.Deadline.Sub(now).Truncate(time.Second)
 			if ttl <= 0 {
-				continue
+				if !keepExpired {
+					continue
+				}
+				expired = true
 			}
 		}
 		var err error
 		switch a.Kind {
 		case Quarantine:
-			err = planQuarantine(m, a, ttl, get)
+			err = planQuarantine(m, a, ttl, expired, get)
 		case Block:
-			err = planBlock(m, pol, a, ttl, get)
+			err = planBlock(m, pol, a, ttl, expired, get)
 		default:
 			err = fmt.Errorf("action %d: unknown kind %d", a.ID, a.Kind)
 		}
@@ -192,7 +203,7 @@ func (b *builder) use(id int64) {
 	}
 }
 
-func planQuarantine(m *graph.Model, a Action, ttl time.Duration, get func(*graph.Node) *builder) error {
+func planQuarantine(m *graph.Model, a Action, ttl time.Duration, expired bool, get func(*graph.Node) *builder) error {
 	n, ok := m.NodeByID(a.Node)
 	if !ok {
 		return fmt.Errorf("quarantine %q: %w", a.Node, graph.ErrNotFound)
@@ -213,12 +224,13 @@ func planQuarantine(m *graph.Model, a Action, ttl time.Duration, get func(*graph
 	// The gate sets hold "everything" while the quarantine is active; when the
 	// element times out the drop rules below stop matching, with no process
 	// needed to undo them.
-	b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets,
-		Set{Name: name + "_v4", Type: SetIPv4, Interval: true, Timeout: true,
-			Elements: []Element{{Prefix: all4, Timeout: ttl}}},
-		Set{Name: name + "_v6", Type: SetIPv6, Interval: true, Timeout: true,
-			Elements: []Element{{Prefix: all6, Timeout: ttl}}},
-	)
+	gate4 := Set{Name: name + "_v4", Type: SetIPv4, Interval: true, Timeout: true}
+	gate6 := Set{Name: name + "_v6", Type: SetIPv6, Interval: true, Timeout: true}
+	if !expired {
+		gate4.Elements = []Element{{Prefix: all4, Timeout: ttl}}
+		gate6.Elements = []Element{{Prefix: all6, Timeout: ttl}}
+	}
+	b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets, gate4, gate6)
 	comment := fmt.Sprintf("firebreak action %d: quarantine %s", a.ID, n.ID)
 	if k4, k6 := splitFamilies(a.Keep); len(k4)+len(k6) > 0 {
 		keepComment := fmt.Sprintf("firebreak action %d: keep flows of quarantined %s", a.ID, n.ID)
@@ -233,7 +245,9 @@ func planQuarantine(m *graph.Model, a Action, ttl time.Duration, get func(*graph
 			}
 			set := Set{Name: name + fam.label, Type: fam.typ, Interval: true, Timeout: true}
 			for _, p := range fam.pfx {
-				set.Elements = append(set.Elements, Element{Prefix: p, Timeout: ttl})
+				if !expired {
+					set.Elements = append(set.Elements, Element{Prefix: p, Timeout: ttl})
+				}
 			}
 			b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets, set)
 			b.keeps[HookInput] = append(b.keeps[HookInput], Rule{Family: fam.v, SrcSet: set.Name, Verdict: Accept, Comment: keepComment})
@@ -249,7 +263,7 @@ func planQuarantine(m *graph.Model, a Action, ttl time.Duration, get func(*graph
 	return nil
 }
 
-func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, get func(*graph.Node) *builder) error {
+func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, expired bool, get func(*graph.Node) *builder) error {
 	ref := a.From + ":" + a.To
 	if _, ok := m.EdgeByKey(graph.EdgeKey{From: a.From, To: a.To}); !ok {
 		return fmt.Errorf("block %s: no such edge: %w", ref, graph.ErrInvalid)
@@ -303,10 +317,12 @@ func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, get func
 			}
 			set := Set{Name: fmt.Sprintf("b%d_%s_v%d", a.ID, side.label, fam.v), Type: fam.typ, Interval: true, Timeout: true}
 			for _, p := range fam.pfx {
-				set.Elements = append(set.Elements, Element{Prefix: p, Timeout: ttl})
+				if !expired {
+					set.Elements = append(set.Elements, Element{Prefix: p, Timeout: ttl})
+				}
 			}
 			b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets, set)
-			for _, r := range portRules(a.ID, a.Ports, ttl, b) {
+			for _, r := range portRules(a.ID, a.Ports, ttl, expired, b) {
 				r.Family, r.Verdict, r.Comment = fam.v, Drop, comment
 				if side.hook == HookInput {
 					r.SrcSet = set.Name
@@ -323,7 +339,7 @@ func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, get func
 // portRules gives one match per protocol of a block's port list, each through
 // a named port set of the action (created on b once), or one rule matching
 // every protocol when the block covers all ports.
-func portRules(id int64, ports []graph.PortRange, ttl time.Duration, b *builder) []Rule {
+func portRules(id int64, ports []graph.PortRange, ttl time.Duration, expired bool, b *builder) []Rule {
 	var tcp, udp []graph.PortRange
 	for _, p := range ports {
 		switch p.Proto {
@@ -351,7 +367,9 @@ func portRules(id int64, ports []graph.PortRange, ttl time.Duration, b *builder)
 		if !b.hasSet(name) {
 			set := Set{Name: name, Type: SetPort, Interval: true, Timeout: true}
 			for _, p := range proto.ports {
-				set.Elements = append(set.Elements, Element{Port: p.Lo, PortEnd: p.Hi, Timeout: ttl})
+				if !expired {
+					set.Elements = append(set.Elements, Element{Port: p.Lo, PortEnd: p.Hi, Timeout: ttl})
+				}
 			}
 			b.plan.Ruleset.Sets = append(b.plan.Ruleset.Sets, set)
 		}
@@ -436,7 +454,7 @@ func (b *builder) finish(pol Policy) HostPlan {
 	}
 	rs.Sets = append(mgmtSets, rs.Sets...)
 	for i := range rs.Sets {
-		sortElements(rs.Sets[i].Elements)
+		rs.Sets[i].Elements = normaliseElements(rs.Sets[i].Elements)
 	}
 
 	for _, hook := range []Hook{HookInput, HookOutput, HookForward} {
@@ -470,6 +488,9 @@ func (b *builder) finish(pol Policy) HostPlan {
 		if len(b.blocks[hook])+len(b.gates[hook]) == 0 {
 			continue // nothing to enforce on this hook
 		}
+		for i := range rules {
+			rules[i].Comment = commentText(rules[i].Comment)
+		}
 		rs.Chains = append(rs.Chains, Chain{Name: hookName(hook), Hook: hook, Rules: rules})
 	}
 	return b.plan
@@ -487,8 +508,54 @@ func hookName(h Hook) string {
 	return "unknown"
 }
 
-// sortElements orders a set's elements as the kernel lists an interval set:
-// ascending, so the dry-run reads like `nft list`.
+// normaliseElements masks prefixes, drops duplicates and prefixes inside a
+// broader one (interval sets reject overlaps), and sorts the rest ascending,
+// as the kernel lists an interval set.
+func normaliseElements(es []Element) []Element {
+	for i := range es {
+		if es[i].Prefix.IsValid() {
+			es[i].Prefix = es[i].Prefix.Masked()
+		}
+	}
+	sortElements(es)
+	out := es[:0]
+	for _, e := range es {
+		if len(out) > 0 {
+			last := out[len(out)-1]
+			if e.Prefix.IsValid() && last.Prefix.IsValid() && last.Prefix.Overlaps(e.Prefix) {
+				if e.Prefix.Bits() < last.Prefix.Bits() {
+					out[len(out)-1] = e // the broader one covers both
+				}
+				continue
+			}
+			if !e.Prefix.IsValid() && !last.Prefix.IsValid() && e.Port <= last.PortEnd {
+				if e.PortEnd > last.PortEnd {
+					out[len(out)-1].PortEnd = e.PortEnd
+				}
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// commentText keeps a rule comment to what nft prints verbatim: printable
+// ASCII without quotes or backslashes, at most 120 bytes.
+func commentText(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	if len(b) > 120 {
+		b = b[:120]
+	}
+	return string(b)
+}
+
+// sortElements orders a set's elements ascending.
 func sortElements(es []Element) {
 	sort.Slice(es, func(i, j int) bool {
 		a, b := es[i], es[j]

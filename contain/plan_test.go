@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,11 +54,15 @@ func render(t *testing.T, plans []contain.HostPlan) []byte {
 	return b.Bytes()
 }
 
-func TestPlanGoldens(t *testing.T) {
-	m := testutil.Model(t, estate)
+// planGoldenCases are the plans of testdata/TestPlanGoldens. The nftables
+// system tests apply the very same plans and compare the kernel's listing.
+var planGoldenCases = func() []struct {
+	name    string
+	actions []contain.Action
+} {
 	tcp443 := graph.PortRange{Proto: graph.ProtoTCP, Lo: 443, Hi: 443}
 	udp53 := graph.PortRange{Proto: graph.ProtoUDP, Lo: 53, Hi: 53}
-	cases := []struct {
+	return []struct {
 		name    string
 		actions []contain.Action
 	}{
@@ -70,8 +75,19 @@ func TestPlanGoldens(t *testing.T) {
 			{ID: 6, Kind: contain.Quarantine, Node: "h2", Deadline: now.Add(time.Hour)},
 			{ID: 5, Kind: contain.Block, From: "h1", To: "h2", Ports: []graph.PortRange{tcp443}},
 		}},
+		// Several elements per set: the listing wraps them, and so must Render.
+		{"quarantine_keep_many", []contain.Action{{ID: 7, Kind: contain.Quarantine, Node: "h1", Deadline: now.Add(10 * time.Minute),
+			Keep: []netip.Prefix{netip.MustParsePrefix("10.0.3.3/32"), netip.MustParsePrefix("10.0.2.2/32"), netip.MustParsePrefix("10.7.0.0/16"),
+				netip.MustParsePrefix("fd00::9/128"), netip.MustParsePrefix("fd00::1/128")}}}},
+		{"block_port_list", []contain.Action{{ID: 8, Kind: contain.Block, From: "h1", To: "h2", Deadline: now.Add(time.Minute), Ports: []graph.PortRange{
+			{Proto: graph.ProtoTCP, Lo: 80, Hi: 80}, {Proto: graph.ProtoTCP, Lo: 443, Hi: 443}, {Proto: graph.ProtoTCP, Lo: 8000, Hi: 8100},
+			{Proto: graph.ProtoTCP, Lo: 9000, Hi: 9000}, {Proto: graph.ProtoTCP, Lo: 9100, Hi: 9100}, {Proto: graph.ProtoTCP, Lo: 9200, Hi: 9200}}}}},
 	}
-	for _, c := range cases {
+}()
+
+func TestPlanGoldens(t *testing.T) {
+	m := testutil.Model(t, estate)
+	for _, c := range planGoldenCases {
 		t.Run(c.name, func(t *testing.T) {
 			plans, err := contain.Plan(m, policy, c.actions, now)
 			if err != nil {
@@ -158,5 +174,40 @@ func TestNftDuration(t *testing.T) {
 		if got := contain.NftDuration(d); got != want {
 			t.Errorf("%v → %q, want %q", d, got, want)
 		}
+	}
+}
+
+// Overlapping or unmasked prefixes (two management CIDRs, a keep peer inside
+// a kept network) come out as the kernel accepts them: masked, the broader
+// one only.
+func TestPlanNormalisesPrefixes(t *testing.T) {
+	m := testutil.Model(t, estate)
+	pol := policy
+	pol.Management = append(pol.Management, netip.MustParsePrefix("10.99.0.7/32"), netip.MustParsePrefix("10.99.0.0/16"))
+	plans, err := contain.Plan(m, pol, []contain.Action{{ID: 1, Kind: contain.Quarantine, Node: "h1",
+		Keep: []netip.Prefix{netip.MustParsePrefix("10.5.0.0/16"), netip.MustParsePrefix("10.5.1.9/24")}}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := map[string]string{}
+	for _, s := range plans[0].Ruleset.Sets {
+		var b strings.Builder
+		for _, e := range s.Elements {
+			b.WriteString(e.Prefix.String() + " ")
+		}
+		sets[s.Name] = b.String()
+	}
+	if sets["mgmt_v4"] != "10.99.0.0/16 " || sets["q1_keep_v4"] != "10.5.0.0/16 " {
+		t.Errorf("sets %v", sets)
+	}
+}
+
+func TestRenderWrapsLikeNft(t *testing.T) {
+	rs := contain.Ruleset{Sets: []contain.Set{{Name: "a", Type: contain.SetIPv4, Interval: true, Elements: []contain.Element{
+		{Prefix: netip.MustParsePrefix("10.0.0.1/32")}, {Prefix: netip.MustParsePrefix("10.0.0.3/32")}, {Prefix: netip.MustParsePrefix("10.0.0.5/32")}}}}}
+	var b strings.Builder
+	contain.Render(&b, rs)
+	if !strings.Contains(b.String(), "elements = { 10.0.0.1, 10.0.0.3,\n\t\t\t     10.0.0.5 }") {
+		t.Errorf("render:\n%s", b.String())
 	}
 }

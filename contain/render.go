@@ -48,11 +48,22 @@ func renderSet(b *strings.Builder, s Set) {
 		fmt.Fprintf(b, "\t\tflags %s\n", strings.Join(flags, ","))
 	}
 	if len(s.Elements) > 0 {
-		els := make([]string, len(s.Elements))
+		// nft breaks element lists after a number of elements that depends
+		// on the key type; doing the same keeps the text identical to its
+		// listing for sets of any size.
+		per := map[SetType]int{SetIPv4: 2, SetIPv6: 1, SetPort: 5}[s.Type]
+		b.WriteString("\t\telements = { ")
 		for i, e := range s.Elements {
-			els[i] = elementText(s.Type, e)
+			if i > 0 {
+				if i%per == 0 {
+					b.WriteString(",\n\t\t\t     ")
+				} else {
+					b.WriteString(", ")
+				}
+			}
+			b.WriteString(elementText(s.Type, e))
 		}
-		fmt.Fprintf(b, "\t\telements = { %s }\n", strings.Join(els, ", "))
+		b.WriteString(" }\n")
 	}
 	b.WriteString("\t}\n")
 }
@@ -150,7 +161,9 @@ func RuleText(h Hook, r Rule) string {
 		parts = append(parts, "drop")
 	}
 	if r.Comment != "" {
-		parts = append(parts, fmt.Sprintf("comment %q", r.Comment))
+		// nft prints comments raw between quotes; the planner keeps them to
+		// characters that need no escaping (see commentText).
+		parts = append(parts, `comment "`+r.Comment+`"`)
 	}
 	return strings.Join(parts, " ")
 }

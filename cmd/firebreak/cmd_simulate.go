@@ -1,19 +1,25 @@
 package main
 
 import (
+	"encoding/json"
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/firebreak/firebreak/contain"
 	"github.com/firebreak/firebreak/graph"
 	"github.com/firebreak/firebreak/simulate"
 )
 
 func (a *app) simulateCmd() *cobra.Command {
 	var (
-		sc     simulate.Scenario
-		blocks []string
-		asJSON bool
-		trials int
-		seed   uint64
+		sc       simulate.Scenario
+		blocks   []string
+		asJSON   bool
+		trials   int
+		seed     uint64
+		incident string
+		reason   string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
@@ -61,6 +67,11 @@ spread and adds per-node, per-crown-jewel and per-journey probabilities.`,
 				}
 				rep.MonteCarlo = mc.Report(s.index)
 			}
+			if incident != "" {
+				if err := a.auditSimulation(cmd, s.rev, sc, trials, seed, incident, reason, rep); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return graph.WriteJSON(a.stdout, rep)
 			}
@@ -78,5 +89,32 @@ spread and adds per-node, per-crown-jewel and per-journey probabilities.`,
 	f.IntVar(&trials, "trials", 0, "Monte Carlo trials of probabilistic spread (0: none)")
 	f.Uint64Var(&seed, "seed", 1, "seed for the Monte Carlo trials: the same seed gives the same answer")
 	f.BoolVar(&asJSON, "json", false, "write the result as JSON")
+	f.StringVar(&incident, "incident", "", "record this run in the audit log under this incident id")
+	f.StringVar(&reason, "reason", "", "why the run was made (audit log)")
 	return cmd
+}
+
+// auditSimulation appends a simulation run on an incident to the audit log:
+// the scenario asked and what it predicted.
+func (a *app) auditSimulation(cmd *cobra.Command, rev int64, sc simulate.Scenario, trials int, seed uint64, incident, reason string, rep simulate.Report) error {
+	ws, err := a.workspace()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	audit, err := contain.OpenAudit(ws)
+	if err != nil {
+		return err
+	}
+	detail, err := json.Marshal(map[string]any{
+		"revision": rev, "seeds": rep.Seeds, "trials": trials, "seed": seed,
+		"reached": len(rep.Reached), "crown_jewels_reached": rep.CrownJewelsReached, "impact": rep.Impact,
+	})
+	if err != nil {
+		return err
+	}
+	target := strings.Join(append(append(append([]string{}, sc.Compromised...), sc.Failed...), sc.Quarantined...), ",")
+	_, err = audit.Append(cmd.Context(), contain.Entry{Incident: incident, Action: "simulate", Target: target,
+		Detail: detail, Reason: reason, Who: contain.CurrentOperator()})
+	return err
 }

@@ -30,6 +30,9 @@ type Config struct {
 type ContainConfig struct {
 	Policy contain.Policy
 	TTL    time.Duration
+	// AgentNetNS dials host agents from inside this network namespace (a
+	// lab's management namespace); empty dials from here.
+	AgentNetNS string
 }
 
 // Defaults.
@@ -129,6 +132,7 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 		return Config{}, usagef("contain.ttl: %q is not a positive duration", v.GetString("contain.ttl"))
 	}
 	cfg.Contain.TTL = ttl
+	cfg.Contain.AgentNetNS = v.GetString("contain.agent.netns")
 	return cfg, nil
 }
 

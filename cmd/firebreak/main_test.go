@@ -188,8 +188,13 @@ func TestNoWorkspaceIsAnError(t *testing.T) {
 func TestContainDryRunGolden(t *testing.T) {
 	c := newCLI(t)
 	c.importDemo()
+	before := digestFile(t, c.ws)
 	out := c.must("contain", "quarantine", "web-1", "--dry-run", "--mgmt-cidr", "10.20.99.0/24")
 	testutil.Golden(t, []byte(out))
+	c.must("contain", "block", "web-1:api-gw", "--dry-run", "--mgmt-cidr", "10.20.99.0/24")
+	if digestFile(t, c.ws) != before {
+		t.Error("a dry-run changed the workspace")
+	}
 }
 
 func TestContainRefusesWithoutManagement(t *testing.T) {
@@ -221,7 +226,7 @@ func TestConfigPrecedence(t *testing.T) {
 		return strings.Join(keep, "\n")
 	}
 	got := header(c.must("--config", cfg, "contain", "quarantine", "web-1", "--dry-run"))
-	if want := "# provisional: the kernel removes the quarantine elements after 2m unless confirmed\n# management kept: 10.1.0.0/16 on tcp 2222, 9443 (agent)"; got != want {
+	if want := "# provisional: the kernel removes the new elements after 2m unless confirmed\n# management kept: 10.1.0.0/16 on tcp 2222, 9443 (agent)"; got != want {
 		t.Errorf("from file:\n%s\nwant\n%s", got, want)
 	}
 	t.Setenv("FIREBREAK_CONTAIN_MANAGEMENT_CIDRS", "10.2.0.0/16,10.3.0.0/16")

@@ -110,3 +110,24 @@ func TestGenImportsAndDot(t *testing.T) {
 		t.Errorf("dot:\n%.300s", dot)
 	}
 }
+
+// A simulation run on an incident lands in the audit log with who and why;
+// one without --incident does not.
+func TestSimulateOnIncidentIsAudited(t *testing.T) {
+	c := newCLI(t)
+	c.importDemo()
+	c.must("simulate", "--compromise", "laptop-3")
+	c.must("simulate", "--compromise", "laptop-3", "--quarantine", "support-1", "--incident", "INC-42", "--reason", "is the inbox worth isolating?")
+	out := c.must("audit", "log", "--json")
+	var recs []map[string]any
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("audit log --json: %v\n%s", err, out)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("want one audited run, got %d:\n%s", len(recs), out)
+	}
+	if !strings.Contains(out, "INC-42") || !strings.Contains(out, "is the inbox worth isolating?") || !strings.Contains(out, `"simulate"`) {
+		t.Errorf("audit record:\n%s", out)
+	}
+	c.must("audit", "verify")
+}
