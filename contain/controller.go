@@ -156,6 +156,11 @@ func (c *Controller) add(ctx context.Context, a Action, ttl time.Duration, reaso
 		return out, err
 	}
 	detail := map[string]any{"action": rec.ID, "hosts": rec.Hosts, "deadline": fmtTime(rec.Deadline), "ttl": ttl.String()}
+	if a.Kind == Block {
+		if cut, err := BlockedEdges(c.Model, a.From, a.To, a.Ports); err == nil {
+			detail["edges_cut"] = cut
+		}
+	}
 	if err := c.audit(ctx, tx, "contain."+a.Kind.String(), rec, reason, detail); err != nil {
 		return out, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/firebreak/firebreak/graph"
@@ -291,6 +292,14 @@ func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, expired 
 		return fmt.Errorf("block %s: both ends run on %q; the traffic never crosses its firewall: %w", ref, srcHost.ID, graph.ErrInvalid)
 	}
 	comment := fmt.Sprintf("firebreak action %d: block %s->%s", a.ID, a.From, a.To)
+	var also []string
+	if cut, err := BlockedEdges(m, a.From, a.To, a.Ports); err == nil {
+		for _, k := range cut {
+			if k != (graph.EdgeKey{From: a.From, To: a.To}) {
+				also = append(also, k.From+"->"+k.To)
+			}
+		}
+	}
 	// Drop on the destination (inbound from the source) and on the source
 	// (outbound to the destination), so the block holds if either host is
 	// reachable and neither side's rule depends on the other.
@@ -306,6 +315,9 @@ func planBlock(m *graph.Model, pol Policy, a Action, ttl time.Duration, expired 
 		}
 		b := get(side.host)
 		b.use(a.ID)
+		if len(also) > 0 {
+			b.plan.Notes = append(b.plan.Notes, fmt.Sprintf("action %d matches addresses, so it also cuts %s", a.ID, strings.Join(also, ", ")))
+		}
 		p4, p6 := splitFamilies(side.peers)
 		for _, fam := range []struct {
 			v   uint8
@@ -567,4 +579,57 @@ func sortElements(es []Element) {
 		}
 		return a.Port < b.Port
 	})
+}
+
+// BlockedEdges returns every edge of the model that a block of from→to on
+// ports really cuts. nftables matches addresses and ports, not processes: the
+// rule drops traffic from every node sharing from's addresses (the other
+// services on its host) to every node sharing to's addresses, on those
+// ports. Simulating exactly these edges predicts what the block does.
+func BlockedEdges(m *graph.Model, from, to string, ports []graph.PortRange) ([]graph.EdgeKey, error) {
+	src, err := Addresses(m, from)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := Addresses(m, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []graph.EdgeKey
+	for _, e := range m.Edges {
+		es, err1 := Addresses(m, e.From)
+		ed, err2 := Addresses(m, e.To)
+		if err1 != nil || err2 != nil || !overlapsAny(es, src) || !overlapsAny(ed, dst) || !portsOverlap(e.Ports, ports) {
+			continue
+		}
+		out = append(out, e.Key())
+	}
+	return out, nil
+}
+
+func overlapsAny(a, b []netip.Prefix) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.Overlaps(y) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// portsOverlap reports whether traffic on an edge's ports can match a block's
+// ports; an empty list means every port.
+func portsOverlap(edge, block []graph.PortRange) bool {
+	if len(edge) == 0 || len(block) == 0 {
+		return true
+	}
+	for _, e := range edge {
+		for _, b := range block {
+			if e.Proto == graph.ProtoAny || b.Proto == graph.ProtoAny || (e.Proto == b.Proto && e.Lo <= b.Hi && b.Lo <= e.Hi) {
+				return true
+			}
+		}
+	}
+	return false
 }

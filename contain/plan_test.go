@@ -211,3 +211,26 @@ func TestRenderWrapsLikeNft(t *testing.T) {
 		t.Errorf("render:\n%s", b.String())
 	}
 }
+
+// A block matches addresses: blocking svc→h2 (svc runs on h1) also cuts
+// h1→h2 on the overlapping port, and the plan says so.
+func TestBlockedEdgesIncludeCoResidents(t *testing.T) {
+	m := testutil.Model(t, estate)
+	tcp := func(p uint16) graph.PortRange { return graph.PortRange{Proto: graph.ProtoTCP, Lo: p, Hi: p} }
+	got, err := contain.BlockedEdges(m, "svc", "h2", []graph.PortRange{tcp(443), tcp(8443)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []graph.EdgeKey{{From: "h1", To: "h2"}, {From: "svc", To: "h2"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("edges cut %v, want %v", got, want)
+	}
+	got, _ = contain.BlockedEdges(m, "svc", "h2", []graph.PortRange{tcp(8443)})
+	if fmt.Sprint(got) != fmt.Sprint([]graph.EdgeKey{{From: "svc", To: "h2"}}) {
+		t.Errorf("port 8443 only: %v", got)
+	}
+	plans, _ := contain.Plan(m, policy, []contain.Action{{ID: 9, Kind: contain.Block, From: "svc", To: "h2", Ports: []graph.PortRange{tcp(443)}}}, now)
+	if len(plans) == 0 || len(plans[0].Notes) == 0 || !strings.Contains(plans[0].Notes[0], "also cuts h1->h2") {
+		t.Errorf("plan notes: %+v", plans)
+	}
+}
