@@ -164,7 +164,6 @@ func (l *testLab) agentFor(t *testing.T, host string) contain.Target {
 	return target
 }
 
-
 // Quarantining a host through each kind of target cuts every connection to
 // and from it, except the management allowlist, which still connects; the
 // release restores everything.
@@ -254,7 +253,9 @@ func (l *testLab) controller(t *testing.T) *contain.Controller {
 		t.Fatal(err)
 	}
 	return &contain.Controller{Model: l.lm, Revision: rev, Policy: labPolicy, Store: store, Now: time.Now, Who: "test",
-		Open: func(target string) (contain.Target, error) { return contain.OpenTarget(target, contain.TargetOptions{}) }}
+		Open: func(target string) (contain.Target, error) {
+			return contain.OpenTarget(target, contain.TargetOptions{})
+		}}
 }
 
 type step struct {
