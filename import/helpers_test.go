@@ -1,0 +1,75 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/firebreak/firebreak/graph"
+	"github.com/firebreak/firebreak/internal/testutil"
+)
+
+// Shared by every format's tests: parse a testdata file and compare the
+// fragment with a golden, rendered as the native YAML of its nodes and edges
+// followed by its report, so a reviewer reads the imported graph directly.
+
+// parseFile parses testdata/<name> with the named format and context.
+func parseFile(t testing.TB, format, name string, c *Context) *Fragment {
+	t.Helper()
+	f, err := Lookup(format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == nil {
+		c = &Context{Limits: DefaultLimits}
+	}
+	frag, err := f.Parse(context.Background(), Input{Name: name, R: bytes.NewReader(data)}, c)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	frag.File, frag.Format = name, format
+	return frag
+}
+
+// renderFragment writes a fragment as the reviewer should see it.
+func renderFragment(f *Fragment) []byte {
+	m := &graph.Model{Nodes: f.Nodes, Edges: f.Edges, Journeys: f.Journeys}
+	m.Sort()
+	var b bytes.Buffer
+	_ = graph.WriteYAML(&b, m.TopologyDoc(""))
+	if len(m.Journeys) > 0 {
+		_ = graph.WriteYAML(&b, m.JourneysDoc(""))
+	}
+	r := f.Report
+	fmt.Fprintf(&b, "# report: %d records, %d skipped\n", r.Records, r.Skipped)
+	for _, group := range []struct {
+		name  string
+		items []string
+	}{{"skipped", r.Examples}, {"attempt", r.Attempts}, {"unresolved", r.Unresolved}, {"note", r.Notes}} {
+		for _, it := range group.items {
+			fmt.Fprintf(&b, "# %s: %s\n", group.name, strings.ReplaceAll(it, "\n", " "))
+		}
+	}
+	return b.Bytes()
+}
+
+// goldenFragment compares a fragment with testdata/<TestName>.golden.
+func goldenFragment(t *testing.T, f *Fragment) {
+	t.Helper()
+	testutil.Golden(t, renderFragment(f))
+}
+
+// knownModel builds a Context whose known nodes are the given native
+// topology, for formats that resolve addresses.
+func knownModel(t testing.TB, topology string) *Context {
+	t.Helper()
+	return &Context{Known: testutil.Model(t, topology), Limits: DefaultLimits}
+}
