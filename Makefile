@@ -6,7 +6,7 @@ BIN     := bin/firebreak
 PKGS    := ./...
 BENCHTIME ?= 1x
 
-.PHONY: build demo test bench lint fmt clean
+.PHONY: build demo test bench fuzz fuzz-short lint fmt clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/firebreak
@@ -15,10 +15,19 @@ build:
 demo: build
 	./$(BIN) demo
 
-## test: vet, then every test (privileged ones run as root, skip otherwise)
+## test: vet, every test (privileged ones run as root, skip otherwise), and a
+## brief run of every fuzz target
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
+	$(MAKE) fuzz-short
+
+## fuzz: every fuzz target for 60s (FUZZTIME=… to change)
+fuzz:
+	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz.sh
+
+fuzz-short:
+	FUZZTIME=3s scripts/fuzz.sh
 
 ## bench: the performance benchmarks recorded in docs/benchmarks.md
 bench:

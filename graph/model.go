@@ -170,10 +170,12 @@ func ParsePortRange(s string) (PortRange, error) {
 	return PortRange{Proto: proto, Lo: uint16(l), Hi: uint16(h)}, nil
 }
 
-// Pos locates an element in an input file, for error messages.
+// Pos locates an element in an input file, for error messages: the file,
+// the line and the element's field path there (nodes[3]).
 type Pos struct {
 	File string
 	Line int
+	Path string
 }
 
 func (p Pos) String() string {

@@ -69,14 +69,20 @@ func ParseNative(file string, data []byte) (*Document, error) {
 	switch doc.Kind {
 	case DocKindTopology:
 		for i, n := range top.list("nodes") {
-			doc.Nodes = append(doc.Nodes, r.node(n, fmt.Sprintf("nodes[%d]", i)))
+			nd := r.node(n, fmt.Sprintf("nodes[%d]", i))
+			nd.Pos.Path = fmt.Sprintf("nodes[%d]", i)
+			doc.Nodes = append(doc.Nodes, nd)
 		}
 		for i, n := range top.list("edges") {
-			doc.Edges = append(doc.Edges, r.edge(n, fmt.Sprintf("edges[%d]", i)))
+			e := r.edge(n, fmt.Sprintf("edges[%d]", i))
+			e.Pos.Path = fmt.Sprintf("edges[%d]", i)
+			doc.Edges = append(doc.Edges, e)
 		}
 	case DocKindJourneys:
 		for i, n := range top.list("journeys") {
-			doc.Journeys = append(doc.Journeys, r.journey(n, fmt.Sprintf("journeys[%d]", i)))
+			j := r.journey(n, fmt.Sprintf("journeys[%d]", i))
+			j.Pos.Path = fmt.Sprintf("journeys[%d]", i)
+			doc.Journeys = append(doc.Journeys, j)
 		}
 	case "":
 	default:
@@ -178,7 +184,7 @@ func (r *yreader) node(n *yaml.Node, path string) Node {
 	for i, a := range o.strList("addresses") {
 		p, err := ParseAddress(a.s)
 		if err != nil {
-			r.errs.add(Pos{r.file, a.line}, fmt.Sprintf("%s.addresses[%d]", path, i), "%q is not an IP address or CIDR", a.s)
+			r.errs.add(Pos{File: r.file, Line: a.line}, fmt.Sprintf("%s.addresses[%d]", path, i), "%q is not an IP address or CIDR", a.s)
 			continue
 		}
 		nd.Addresses = append(nd.Addresses, p)

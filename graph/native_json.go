@@ -103,7 +103,7 @@ func parseNativeJSON(file string, data []byte) (*Document, error) {
 					if !ok {
 						r.explain(start, fmt.Sprintf("%s[%d]", key, i), line, func(y *yreader, n *yaml.Node, p string) { y.node(n, p) })
 					}
-					n.Pos = Pos{file, line}
+					n.Pos = Pos{File: file, Line: line, Path: fmt.Sprintf("%s[%d]", key, i)}
 					doc.Nodes = append(doc.Nodes, n)
 				}
 			})
@@ -117,7 +117,7 @@ func parseNativeJSON(file string, data []byte) (*Document, error) {
 					if !ok {
 						r.explain(start, fmt.Sprintf("%s[%d]", key, i), line, func(y *yreader, n *yaml.Node, p string) { y.edge(n, p) })
 					}
-					e.Pos = Pos{file, line}
+					e.Pos = Pos{File: file, Line: line, Path: fmt.Sprintf("%s[%d]", key, i)}
 					doc.Edges = append(doc.Edges, e)
 				}
 			})
@@ -128,12 +128,14 @@ func parseNativeJSON(file string, data []byte) (*Document, error) {
 					// Journeys are few: always read them through the strict
 					// reader, which also keeps each reference's line.
 					r.explain(start, fmt.Sprintf("%s[%d]", key, i), line, func(y *yreader, n *yaml.Node, p string) {
-						doc.Journeys = append(doc.Journeys, y.journey(n, p))
+						j := y.journey(n, p)
+						j.Pos.Path = p
+						doc.Journeys = append(doc.Journeys, j)
 					})
 				}
 			})
 		default:
-			r.errs.add(Pos{file, line}, key, "unknown field")
+			r.errs.add(Pos{File: file, Line: line}, key, "unknown field")
 			var skip json.RawMessage
 			if err := r.dec.Decode(&skip); err != nil {
 				r.syntax(err)
@@ -142,23 +144,23 @@ func parseNativeJSON(file string, data []byte) (*Document, error) {
 	}
 	if !r.fatal {
 		if version == "" {
-			r.errs.add(Pos{file, 1}, "apiVersion", "required field is missing")
+			r.errs.add(Pos{File: file, Line: 1}, "apiVersion", "required field is missing")
 		} else if version != APIVersion {
-			r.errs.add(Pos{file, 1}, "apiVersion", "unsupported version %q (want %q)", version, APIVersion)
+			r.errs.add(Pos{File: file, Line: 1}, "apiVersion", "unsupported version %q (want %q)", version, APIVersion)
 		}
 		switch doc.Kind {
 		case DocKindTopology:
 			if len(doc.Journeys) > 0 {
-				r.errs.add(Pos{file, 1}, "journeys", "unknown field")
+				r.errs.add(Pos{File: file, Line: 1}, "journeys", "unknown field")
 			}
 		case DocKindJourneys:
 			if len(doc.Nodes)+len(doc.Edges) > 0 {
-				r.errs.add(Pos{file, 1}, "nodes", "unknown field")
+				r.errs.add(Pos{File: file, Line: 1}, "nodes", "unknown field")
 			}
 		case "":
-			r.errs.add(Pos{file, 1}, "kind", "required field is missing")
+			r.errs.add(Pos{File: file, Line: 1}, "kind", "required field is missing")
 		default:
-			r.errs.add(Pos{file, 1}, "kind", "unknown kind %q (want %s or %s)", doc.Kind, DocKindTopology, DocKindJourneys)
+			r.errs.add(Pos{File: file, Line: 1}, "kind", "unknown kind %q (want %s or %s)", doc.Kind, DocKindTopology, DocKindJourneys)
 		}
 	}
 	if err := r.errs.err(); err != nil {
@@ -177,7 +179,7 @@ func (r *jsonReader) syntax(err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		off = len(r.data)
 	}
-	r.errs.add(Pos{r.file, r.lines.at(min(off, len(r.data)))}, "", "not valid JSON: %v", err)
+	r.errs.add(Pos{File: r.file, Line: r.lines.at(min(off, len(r.data)))}, "", "not valid JSON: %v", err)
 }
 
 func (r *jsonReader) delim(want json.Delim) bool {
@@ -187,7 +189,7 @@ func (r *jsonReader) delim(want json.Delim) bool {
 		return false
 	}
 	if d, ok := tok.(json.Delim); !ok || d != want {
-		r.errs.add(Pos{r.file, r.lines.at(int(r.dec.InputOffset()))}, "", "want %q, got %v", want, tok)
+		r.errs.add(Pos{File: r.file, Line: r.lines.at(int(r.dec.InputOffset()))}, "", "want %q, got %v", want, tok)
 		r.fatal = true
 		return false
 	}
@@ -202,7 +204,7 @@ func (r *jsonReader) str(key string, line int) string {
 	}
 	v, ok := s.(string)
 	if !ok {
-		r.errs.add(Pos{r.file, line}, key, "want a string, got %T", s)
+		r.errs.add(Pos{File: r.file, Line: line}, key, "want a string, got %T", s)
 	}
 	return v
 }
@@ -248,7 +250,7 @@ func (r *jsonReader) decode(v any, i int, key string, start int) bool {
 		r.syntax(err)
 	case len(r.errs.errs)+r.errs.dropped == before:
 		// The strict reader saw nothing wrong; report the decoder's view.
-		r.errs.add(Pos{r.file, r.lines.at(start)}, fmt.Sprintf("%s[%d]", key, i), "%v", err)
+		r.errs.add(Pos{File: r.file, Line: r.lines.at(start)}, fmt.Sprintf("%s[%d]", key, i), "%v", err)
 	}
 	// encoding/json cannot resume after a bad element: stop here.
 	r.fatal = true
@@ -271,7 +273,7 @@ func (r *jsonReader) explain(start int, path string, line int, read func(*yreade
 	raw := rawElement(r.data[start:])
 	var n yaml.Node
 	if raw == nil || yaml.Unmarshal(raw, &n) != nil || len(n.Content) == 0 {
-		r.errs.add(Pos{r.file, line}, path, "not valid JSON")
+		r.errs.add(Pos{File: r.file, Line: line}, path, "not valid JSON")
 		return
 	}
 	y := &yreader{file: r.file, errs: r.errs, lineBase: line - 1}

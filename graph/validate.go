@@ -47,13 +47,15 @@ func Validate(m *Model) error {
 // are formatted only when an error needs one: a big import has millions of
 // elements and, with luck, no errors.
 type fieldPaths struct {
+	m                                  *Model
 	nodeStart, edgeStart, journeyStart []int // global index where each document begins
 }
 
 func pathsOf(m *Model, docs []*Document) fieldPaths {
-	var p fieldPaths
+	p := fieldPaths{m: m}
 	if docs == nil {
-		return fieldPaths{[]int{0}, []int{0}, []int{0}}
+		p.nodeStart, p.edgeStart, p.journeyStart = []int{0}, []int{0}, []int{0}
+		return p
 	}
 	var n, e, j int
 	for _, d := range docs {

@@ -52,6 +52,7 @@ with a commit-confirmed rollback. With no command it opens the TUI on the worksp
 		a.edgesCmd(),
 		a.journeysCmd(),
 		a.revisionsCmd(),
+		a.diffCmd(),
 		a.simulateCmd(),
 		a.genCmd(),
 		a.dotCmd(),
