@@ -83,7 +83,6 @@ type mcAgg struct {
 	hists    [][numBins]uint16
 	exact    []distinct
 	exposed  []uint32 // per journey
-	reached  []int32  // this trial's reached nodes
 	journeys [][]int32
 }
 
@@ -219,62 +218,10 @@ func (e *Engine) MonteCarlo(ctx context.Context, s Scenario, o MCOptions) (*MCRe
 	return mergeAggs(e.ix, o, aggs), nil
 }
 
-// trial is one probabilistic spread: Dijkstra over the edges that succeed.
-// Each node is settled once, so each of its out-edges is tried once.
+// trial is one probabilistic spread: the timed spread, with each edge's
+// success drawn when its source settles.
 func (e *Engine) trial(sc *scratch, sd seeds, s Scenario, rng *splitmix64, agg *mcAgg) {
-	horizon := int64(-1)
-	if s.At > 0 {
-		horizon = int64(s.At / time.Second)
-	}
-	h := sc.heap[:0]
-	relax := func(v int32, t int64) {
-		if (horizon >= 0 && t > horizon) || (sc.timeEpoch[v] == sc.epoch && sc.time[v] <= t) {
-			return
-		}
-		sc.timeEpoch[v] = sc.epoch
-		sc.time[v] = t
-		h = h.push(heapItem{t: t, node: v})
-	}
-	for _, d := range sd.compromised {
-		relax(d, 0)
-	}
-	agg.reached = agg.reached[:0]
-	hasBlocked, hasQuar := sc.blocked.any(), sc.quar.any()
-	for len(h) > 0 {
-		var it heapItem
-		h, it = h.pop()
-		u := it.node
-		if sc.settled[u] == sc.epoch || it.t != sc.time[u] {
-			continue
-		}
-		sc.settled[u] = sc.epoch
-		agg.reached = append(agg.reached, u)
-		agg.add(u, it.t)
-		for _, res := range e.ix.Residents(u) {
-			relax(res, it.t)
-		}
-		if e.opts.ServiceCompromisesHost {
-			if host := e.ix.RunsOn(u); host >= 0 {
-				relax(host, it.t)
-			}
-		}
-		if hasQuar && sc.quar.has(u) {
-			continue
-		}
-		lo, hi := e.ix.Out(u)
-		for ei := lo; ei < hi; ei++ {
-			v := e.ix.Target(ei)
-			if sc.settled[v] == sc.epoch || (hasBlocked && sc.blocked.has(int32(ei))) || (hasQuar && sc.quar.has(v)) {
-				continue
-			}
-			c := &e.classes[e.ix.PortSet(ei)]
-			if (s.LateralOnly && !c.lateral) || !c.success(rng.next()) {
-				continue
-			}
-			relax(v, it.t+c.dwell)
-		}
-	}
-	sc.heap = h
+	e.dijkstra(sc, sd, s, rng, agg.add)
 	for j, nodes := range agg.journeys {
 		for _, d := range nodes {
 			if sc.settled[d] == sc.epoch {

@@ -93,6 +93,12 @@ func (e *Engine) spread(sc *scratch, sd seeds, s Scenario, r *Result) {
 // Path returns the attack path to node d, seed first, or nil if d was not
 // reached.
 func (r *Result) Path(d int32) []int32 {
+	return r.walkBack(d, func(rc Reach) int32 { return rc.Parent })
+}
+
+// walkBack follows parent links from d to its seed and returns the path seed
+// first, or nil if d was not reached.
+func (r *Result) walkBack(d int32, parent func(Reach) int32) []int32 {
 	r.indexReached()
 	i, ok := r.reachedAt[d]
 	if !ok {
@@ -102,10 +108,11 @@ func (r *Result) Path(d int32) []int32 {
 	for {
 		rc := r.Reached[i]
 		rev = append(rev, rc.Node)
-		if rc.Parent < 0 {
+		p := parent(rc)
+		if p < 0 {
 			break
 		}
-		i = r.reachedAt[rc.Parent]
+		i = r.reachedAt[p]
 	}
 	for a, b := 0, len(rev)-1; a < b; a, b = a+1, b-1 {
 		rev[a], rev[b] = rev[b], rev[a]

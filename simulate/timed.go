@@ -7,11 +7,20 @@ import "time"
 // at the scenario's horizon. spread then limits the blast radius to the nodes
 // found here when a horizon is set.
 func (e *Engine) earliest(sc *scratch, sd seeds, s Scenario, r *Result) {
+	r.timed = true
+	e.dijkstra(sc, sd, s, nil, nil)
+}
+
+// dijkstra settles nodes in order of their earliest compromise time from the
+// seeds, recording times and earliest-path parents in the scratch space and
+// calling visit (if not nil) for each settled node. Each node settles once,
+// so each of its edges is tried once: with rng set (a Monte Carlo trial) that
+// is where the edge's success is drawn.
+func (e *Engine) dijkstra(sc *scratch, sd seeds, s Scenario, rng *splitmix64, visit func(u int32, t int64)) {
 	horizon := int64(-1)
 	if s.At > 0 {
 		horizon = int64(s.At / time.Second)
 	}
-	r.timed = true
 	h := sc.heap[:0]
 	relax := func(v int32, t int64, parent int32) {
 		if horizon >= 0 && t > horizon {
@@ -37,6 +46,9 @@ func (e *Engine) earliest(sc *scratch, sd seeds, s Scenario, r *Result) {
 			continue // a stale entry: u was reached sooner
 		}
 		sc.settled[u] = sc.epoch
+		if visit != nil {
+			visit(u, it.t)
+		}
 		for _, res := range e.ix.Residents(u) {
 			relax(res, it.t, u)
 		}
@@ -55,7 +67,7 @@ func (e *Engine) earliest(sc *scratch, sd seeds, s Scenario, r *Result) {
 				continue
 			}
 			c := &e.classes[e.ix.PortSet(ei)]
-			if s.LateralOnly && !c.lateral {
+			if (s.LateralOnly && !c.lateral) || (rng != nil && !c.success(rng.next())) {
 				continue
 			}
 			relax(v, it.t+c.dwell, u)
@@ -125,22 +137,8 @@ func (r *Result) Time(d int32) (time.Duration, bool) {
 // EarliestPath returns the path by which node d is compromised soonest, seed
 // first, or nil if the run was not timed or d was not reached.
 func (r *Result) EarliestPath(d int32) []int32 {
-	r.indexReached()
-	i, ok := r.reachedAt[d]
-	if !ok || !r.timed {
+	if !r.timed {
 		return nil
 	}
-	var rev []int32
-	for {
-		rc := r.Reached[i]
-		rev = append(rev, rc.Node)
-		if rc.TParent < 0 {
-			break
-		}
-		i = r.reachedAt[rc.TParent]
-	}
-	for a, b := 0, len(rev)-1; a < b; a, b = a+1, b-1 {
-		rev[a], rev[b] = rev[b], rev[a]
-	}
-	return rev
+	return r.walkBack(d, func(rc Reach) int32 { return rc.TParent })
 }
