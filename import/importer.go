@@ -8,6 +8,7 @@ package importer
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +72,7 @@ type Fragment struct {
 // Report is what a parser has to say about a file besides the graph.
 type Report struct {
 	Records  int      // records (lines, objects, hosts…) read
-	Skipped  int      // records skipped: malformed, irrelevant, over a bound
+	Skipped  int      // records skipped as malformed or over a bound (--strict makes these fatal)
 	Examples []string // the first few skipped records: file:line and why
 	// Attempts are rejected or unanswered connection attempts, kept apart
 	// from dependencies: "from -> to port/proto (n attempts)".
@@ -101,6 +102,11 @@ type Format struct {
 	Detect func(name string, head []byte) bool
 	// Parse reads the whole input into a fragment.
 	Parse func(ctx context.Context, in Input, c *Context) (*Fragment, error)
+	// ParseMany, when set, reads every file of this format in one import
+	// together, for formats whose references cross files (a Service in one
+	// manifest, the Deployment that calls it in another). It returns one
+	// fragment; positions and provenance still name each element's own file.
+	ParseMany func(ctx context.Context, ins []Input, c *Context) (*Fragment, error)
 	// Flow formats need the other formats' nodes to resolve addresses, so
 	// they are parsed after everything else.
 	Flow bool
@@ -157,8 +163,12 @@ func Open(path, format string) (File, error) {
 		return File{}, fmt.Errorf("%w: %v", graph.ErrInvalid, err)
 	}
 	defer fh.Close()
+	r, err := decompress(bufio.NewReader(fh))
+	if err != nil {
+		return File{}, fmt.Errorf("%s: %w", path, err)
+	}
 	head := make([]byte, headSize)
-	n, err := io.ReadFull(fh, head)
+	n, err := io.ReadFull(r, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return File{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -168,54 +178,100 @@ func Open(path, format string) (File, error) {
 
 // ParseAll reads every file: declared formats first, then flows, each flow
 // file resolved against the nodes all other files declared (and base, the
-// current revision, when merging). It returns one fragment per file, in the
-// order given.
+// current revision, when merging). Files of a format with ParseMany are read
+// together as one fragment; every other file gives its own.
 func ParseAll(ctx context.Context, files []File, base *graph.Model, strict bool) ([]*Fragment, error) {
-	frags := make([]*Fragment, len(files))
-	parse := func(i int, known *graph.Model) error {
-		fh, err := os.Open(files[i].Path)
-		if err != nil {
-			return fmt.Errorf("%w: %v", graph.ErrInvalid, err)
-		}
-		defer fh.Close()
-		c := &Context{Known: known, Strict: strict, Limits: DefaultLimits}
-		frag, err := files[i].Format.Parse(ctx, Input{Name: files[i].Path, R: bufio.NewReaderSize(fh, 1<<20)}, c)
-		if err != nil {
-			return err
-		}
-		frag.File, frag.Format = files[i].Path, files[i].Format.Name
-		frags[i] = frag
-		return nil
-	}
+	var frags []*Fragment
 	var errs []error
-	for i := range files {
-		if !files[i].Format.Flow {
-			if err := parse(i, base); err != nil {
-				errs = append(errs, err)
-			}
+	open := func(f File) (Input, func(), error) {
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			return Input{}, nil, fmt.Errorf("%w: %v", graph.ErrInvalid, err)
 		}
+		r, err := decompress(bufio.NewReaderSize(fh, 1<<20))
+		if err != nil {
+			fh.Close()
+			return Input{}, nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		return Input{Name: f.Path, R: r}, func() { fh.Close() }, nil
+	}
+	parseGroup := func(group []File, known *graph.Model) {
+		c := &Context{Known: known, Strict: strict, Limits: DefaultLimits}
+		format := group[0].Format
+		if format.ParseMany != nil {
+			var ins []Input
+			var names []string
+			for _, f := range group {
+				in, closeFn, err := open(f)
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				defer closeFn()
+				ins = append(ins, in)
+				names = append(names, f.Path)
+			}
+			frag, err := format.ParseMany(ctx, ins, c)
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			frag.File, frag.Format = strings.Join(names, ", "), format.Name
+			frags = append(frags, frag)
+			return
+		}
+		for _, f := range group {
+			in, closeFn, err := open(f)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			frag, err := format.Parse(ctx, in, c)
+			closeFn()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			frag.File, frag.Format = f.Path, format.Name
+			frags = append(frags, frag)
+		}
+	}
+	for _, group := range groupByFormat(files, false) {
+		parseGroup(group, base)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var declared []*Fragment
-	for _, f := range frags {
-		if f != nil {
-			declared = append(declared, f)
-		}
-	}
-	known, _, err := Merge(base, declared)
+	known, _, err := Merge(base, frags)
 	if err != nil {
 		return nil, err
 	}
-	for i := range files {
-		if files[i].Format.Flow {
-			if err := parse(i, known); err != nil {
-				errs = append(errs, err)
-			}
-		}
+	for _, group := range groupByFormat(files, true) {
+		parseGroup(group, known)
 	}
 	return frags, errors.Join(errs...)
+}
+
+// groupByFormat returns the files of flow or non-flow formats, grouped by
+// format in the order formats first appear; files of a format without
+// ParseMany still come one by one inside their group.
+func groupByFormat(files []File, flow bool) [][]File {
+	var order []string
+	groups := map[string][]File{}
+	for _, f := range files {
+		if f.Format.Flow != flow {
+			continue
+		}
+		if _, ok := groups[f.Format.Name]; !ok {
+			order = append(order, f.Format.Name)
+		}
+		groups[f.Format.Name] = append(groups[f.Format.Name], f)
+	}
+	out := make([][]File, 0, len(order))
+	for _, name := range order {
+		out = append(out, groups[name])
+	}
+	return out
 }
 
 // Provenance is the source tag importers put on what they produce:
@@ -233,4 +289,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// decompress returns r, transparently gunzipped when it starts with the gzip
+// magic (rotated logs and S3 exports arrive as .gz). Decompression is
+// streamed; every parser still applies its own bounds to what it reads.
+func decompress(r *bufio.Reader) (io.Reader, error) {
+	head, _ := r.Peek(2)
+	if !bytes.Equal(head, gzipMagic) {
+		return r, nil
+	}
+	z, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: gzip: %v", graph.ErrInvalid, err)
+	}
+	return z, nil
 }

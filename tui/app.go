@@ -36,6 +36,7 @@ type Model struct {
 	showHelp   bool
 	helpOffset int // help screen scroll, when it is taller than the body
 	help       help.Model
+	showEdges  bool // the edges view covers the body
 
 	scenario scenario
 	run      int  // id of the latest run started; older results are dropped
@@ -46,6 +47,7 @@ type Model struct {
 	nodes    nodesPane
 	journeys journeysPane
 	blast    blastPane
+	edges    edgesPane
 }
 
 // Init implements tea.Model. The empty scenario's result is computed in
@@ -66,7 +68,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.scenario = scenario{}
 		return m.startRun()
 	case selectNodeMsg:
-		m = m.setFocus(paneNodes)
+		if m.showEdges {
+			// Following an edge: the view and the node list move to the
+			// peer; focus stays where the view was opened from.
+			m.edges, _ = m.edges.Open(msg.node)
+		} else {
+			m = m.setFocus(paneNodes)
+		}
 		var cmd tea.Cmd
 		m.nodes, cmd = m.nodes.Update(msg)
 		return m, cmd
@@ -107,9 +115,11 @@ func (m Model) handleKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 			m.helpOffset = max(m.helpOffset-1, 0)
 		case key.Matches(msg, k.List.Down):
 			l := m.layout
-			m.helpOffset = min(m.helpOffset+1, max(len(helpLines(m.common.Styles, k, l.Width, l.Body))-l.Body, 0))
+			m.helpOffset = min(m.helpOffset+1, max(len(helpLines(m.common.Styles, k, m.showEdges, l.Width, l.Body))-l.Body, 0))
 		}
 		return m, nil
+	case m.showEdges:
+		return m.edgesKey(msg)
 	case m.nodes.Filtering():
 		// Every key belongs to the filter input: nothing global fires.
 		return m.routeKey(msg)
@@ -126,8 +136,49 @@ func (m Model) handleKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 		return m, func() tea.Msg { return resetMsg{} }
 	case key.Matches(msg, k.Filter.Start) && m.focus != paneNodes:
 		m = m.setFocus(paneNodes)
+	case key.Matches(msg, k.Edges.Open):
+		return m.openEdges(), nil
 	}
 	return m.routeKey(msg)
+}
+
+// openEdges shows the edges of the node selected in the focused pane.
+func (m Model) openEdges() Model {
+	var id string
+	switch m.focus {
+	case paneNodes:
+		if n, ok := m.nodes.Selected(); ok {
+			id = n.ID
+		}
+	case paneBlast:
+		if r, ok := m.blast.Selected(); ok {
+			id = r.id
+		}
+	}
+	var ok bool
+	if m.edges, ok = m.edges.Open(id); ok {
+		m.showEdges = true
+	}
+	return m
+}
+
+// edgesKey handles a key while the edges view is open: quit and help stay
+// global, Back closes the view, the rest is the view's.
+func (m Model) edgesKey(msg tea.KeyMsg) (Model, tea.Cmd) {
+	g := m.common.Keys.Global
+	switch {
+	case key.Matches(msg, g.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, g.Help):
+		m.showHelp = true
+		return m, nil
+	case key.Matches(msg, m.common.Keys.Edges.Back):
+		m.showEdges = false
+		return m, nil
+	}
+	var cmd tea.Cmd
+	m.edges, cmd = m.edges.Update(msg)
+	return m, cmd
 }
 
 // splitKeys handles runes that arrived together (fast typing, a slow SSH
@@ -197,6 +248,7 @@ func (m Model) resize(w, h int) Model {
 	m.nodes = m.nodes.SetSize(l.Nodes.W, l.Nodes.H)
 	m.journeys = m.journeys.SetSize(l.Journeys.W, l.Journeys.H)
 	m.blast = m.blast.SetSize(l.Blast.W, l.Blast.H)
+	m.edges = m.edges.SetSize(l.Width, l.Body)
 	m.help.Width = w
 	return m
 }
@@ -212,9 +264,12 @@ func (m Model) View() string {
 		return clip(fmt.Sprintf("firebreak needs at least %dx%d (this terminal is %dx%d)", minWidth, minHeight, l.Width, l.Height), l.Width)
 	}
 	var body string
-	if m.showHelp {
-		body = helpView(s, m.common.Keys, l.Width, l.Body, m.helpOffset)
-	} else {
+	switch {
+	case m.showHelp:
+		body = helpView(s, m.common.Keys, m.showEdges, l.Width, l.Body, m.helpOffset)
+	case m.showEdges:
+		body = m.edges.View()
+	default:
 		right := lipgloss.JoinVertical(lipgloss.Left, m.journeys.View(), m.blast.View())
 		body = lipgloss.JoinHorizontal(lipgloss.Top, m.nodes.View(), right)
 	}
@@ -230,6 +285,9 @@ func (m Model) View() string {
 
 // detail is the focused pane's detail line.
 func (m Model) detail() (label, text string) {
+	if m.showEdges {
+		return "edge", m.edges.Detail()
+	}
 	switch m.focus {
 	case paneJourneys:
 		return "journey", m.journeys.Detail()
@@ -246,12 +304,16 @@ func (m Model) ShortHelp() []key.Binding {
 	switch {
 	case m.showHelp:
 		l := m.layout
-		if len(helpLines(m.common.Styles, m.common.Keys, l.Width, l.Body)) <= l.Body {
+		if len(helpLines(m.common.Styles, m.common.Keys, m.showEdges, l.Width, l.Body)) <= l.Body {
 			return []key.Binding{g.CloseHelp, g.Interrupt}
 		}
 		scroll := m.common.Keys.List.Down
 		scroll.SetHelp("↑/↓", "scroll")
 		return []key.Binding{g.CloseHelp, scroll, g.Interrupt}
+	case m.showEdges:
+		quit := g.Quit
+		quit.SetHelp("q", "quit")
+		return append(m.edges.ShortHelp(), g.Help, quit)
 	case m.nodes.Filtering() && m.focus == paneNodes:
 		return append(m.nodes.ShortHelp(), g.Interrupt)
 	}
@@ -270,12 +332,14 @@ func (m Model) ShortHelp() []key.Binding {
 // FullHelp is every binding, the focused pane's first.
 func (m Model) FullHelp() [][]key.Binding {
 	var own [][]key.Binding
-	switch m.focus {
-	case paneNodes:
+	switch {
+	case m.showEdges:
+		own = m.edges.FullHelp()
+	case m.focus == paneNodes:
 		own = m.nodes.FullHelp()
-	case paneJourneys:
+	case m.focus == paneJourneys:
 		own = m.journeys.FullHelp()
-	case paneBlast:
+	case m.focus == paneBlast:
 		own = m.blast.FullHelp()
 	}
 	return append(own, m.common.Keys.Global.FullHelp()...)

@@ -167,5 +167,5 @@ func (p blastPane) ShortHelp() []key.Binding {
 
 func (p blastPane) FullHelp() [][]key.Binding {
 	k := p.common.Keys
-	return [][]key.Binding{k.List.all(), append([]key.Binding{k.GoTo}, k.Mark.all()...)}
+	return [][]key.Binding{k.List.all(), append([]key.Binding{k.GoTo, k.Edges.Open}, k.Mark.all()...)}
 }

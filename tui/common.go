@@ -31,6 +31,7 @@ var (
 	_ component[nodesPane]    = nodesPane{}
 	_ component[journeysPane] = journeysPane{}
 	_ component[blastPane]    = blastPane{}
+	_ component[edgesPane]    = edgesPane{}
 )
 
 // fit truncates s to w cells (with an ellipsis) and pads it with spaces to

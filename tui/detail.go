@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/firebreak/firebreak/graph"
 	"github.com/firebreak/firebreak/simulate"
@@ -175,3 +176,81 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// edgeFacts are an edge's facts in three paragraphs: what it is, what was
+// observed on it, and where it comes from (its full provenance).
+func edgeFacts(e *graph.Edge) []string {
+	what := []string{e.From + " → " + e.To}
+	if len(e.Ports) == 0 {
+		what = append(what, "any port")
+	} else {
+		what = append(what, "ports "+portList(e.Ports))
+	}
+	what = append(what, e.Dependency.String()+" dependency")
+	if e.Group != "" {
+		what = append(what, "group "+e.Group)
+	}
+	seen := "not observed"
+	if o := e.Observed; o != nil {
+		w := []string{"observed count " + thousands(float64(o.Count))}
+		if o.Bytes > 0 {
+			w = append(w, thousands(float64(o.Bytes))+" bytes")
+		}
+		if o.FirstSeen > 0 {
+			w = append(w, "first "+utcTime(o.FirstSeen))
+		}
+		if o.LastSeen > 0 {
+			w = append(w, "last "+utcTime(o.LastSeen))
+		}
+		seen = strings.Join(w, " · ")
+	}
+	src := "sources: none recorded"
+	if len(e.Sources) > 0 {
+		src = "sources: " + strings.Join(e.Sources, ", ")
+	}
+	return []string{strings.Join(what, " · "), seen, src}
+}
+
+// edgeDetail is the detail line of an edge: every fact on one line.
+func edgeDetail(e *graph.Edge) string { return strings.Join(edgeFacts(e), " · ") }
+
+// portList prints ports compactly; empty means any port.
+func portList(ps []graph.PortRange) string {
+	if len(ps) == 0 {
+		return "any"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// sourceFormats names the formats that reported an edge ("jaeger:deps.json"
+// is jaeger), for the list column; the detail has the files.
+func sourceFormats(sources []string) string {
+	var out []string
+	for _, s := range sources {
+		f, _, _ := strings.Cut(s, ":")
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return strings.Join(out, "+")
+}
+
+// compactCount writes a count in at most 5 cells: 950, 12.3k, 4.5M.
+func compactCount(n uint64) string {
+	switch {
+	case n < 10_000:
+		return strconv.FormatUint(n, 10)
+	case n < 1_000_000:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
+	case n < 1_000_000_000:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
+	}
+	return strconv.FormatFloat(float64(n)/1e9, 'f', 1, 64) + "G"
+}
+
+// utcTime prints Unix seconds as a UTC minute.
+func utcTime(sec int64) string { return time.Unix(sec, 0).UTC().Format("2006-01-02 15:04 UTC") }

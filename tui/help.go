@@ -27,14 +27,19 @@ func bindingRows(bs ...key.Binding) [][2]string {
 func pair(a, b key.Binding) string { return a.Help().Key + " " + b.Help().Key }
 
 // helpSections is everything the help screen explains, taken from the key
-// map itself so it cannot drift from the bindings.
-func helpSections(k KeyMap) []helpSection {
+// map itself so it cannot drift from the bindings. Opened from the edges
+// view, it explains that view in place of the blast radius.
+func helpSections(k KeyMap, edges bool) []helpSection {
 	g := k.Global
+	third := helpSection{"Blast radius", append(bindingRows(k.GoTo), [2]string{"c f i x e", "as in the node list"})}
+	if edges {
+		third = helpSection{"Edges view", bindingRows(k.Edges.Follow, k.Edges.Back)}
+	}
 	return []helpSection{
 		{"Global", bindingRows(g.NextPane, g.PrevPane, k.Filter.Start, g.Reset, g.Help, g.Quit)},
-		{"Node list", bindingRows(k.Filter.Start, k.Filter.Accept, k.Filter.Cancel,
+		{"Node list", bindingRows(k.Filter.Start, k.Filter.Accept, k.Filter.Cancel, k.Edges.Open,
 			k.Mark.Compromise, k.Mark.Fail, k.Mark.Quarantine, k.Mark.Clear)},
-		{"Blast radius", append(bindingRows(k.GoTo), [2]string{"c f i x", "as in the node list"})},
+		third,
 		{"Every list", [][2]string{
 			{pair(k.List.Up, k.List.Down), "move"},
 			{pair(k.List.PageUp, k.List.PageDown), "page"},
@@ -61,10 +66,10 @@ const helpMinColumn = 30
 // packed into columns top to bottom, left to right, or stacked in one column
 // when the area is too narrow for columns (then it is taller than h and the
 // caller scrolls it).
-func helpLines(s *Styles, k KeyMap, w, h int) []string {
+func helpLines(s *Styles, k KeyMap, edges bool, w, h int) []string {
 	avail := h - 2 // heading and a blank line
 	blocks := make([][]string, 0, 5)
-	for _, sec := range helpSections(k) {
+	for _, sec := range helpSections(k, edges) {
 		block := []string{"\x00" + sec.title}
 		for _, r := range sec.rows {
 			block = append(block, r[0]+"\x00"+r[1])
@@ -133,11 +138,11 @@ func pack(blocks [][]string, height int) [][]string {
 
 // helpView shows the help screen in w×h cells, scrolled down by offset
 // lines (clamped).
-func helpView(s *Styles, k KeyMap, w, h, offset int) string {
+func helpView(s *Styles, k KeyMap, edges bool, w, h, offset int) string {
 	if w <= 0 || h <= 0 {
 		return ""
 	}
-	lines := helpLines(s, k, w, h)
+	lines := helpLines(s, k, edges, w, h)
 	offset = max(0, min(offset, len(lines)-h))
 	lines = lines[offset:]
 	for len(lines) < h {

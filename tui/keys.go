@@ -12,6 +12,8 @@ type KeyMap struct {
 	Mark   MarkKeys
 	// GoTo selects the blast-radius entry's node in the node list.
 	GoTo key.Binding
+	// Edges opens and drives the edges view of the selected node.
+	Edges EdgeKeys
 }
 
 // GlobalKeys work in every pane (except Quit's "q" while typing a filter).
@@ -35,6 +37,13 @@ type FilterKeys struct {
 	// Up and Down move the selection while the filter has focus; letters
 	// are typed into the filter instead.
 	Up, Down key.Binding
+}
+
+// EdgeKeys drive the edges view: Open (node list and blast radius) shows
+// the selected node's edges, Follow moves to the selected edge's peer, Back
+// returns to the pane the view was opened from.
+type EdgeKeys struct {
+	Open, Follow, Back key.Binding
 }
 
 // MarkKeys change the scenario for the selected node. Each toggles.
@@ -79,6 +88,11 @@ func DefaultKeyMap() KeyMap {
 			Clear:      b("x", "clear the node's marks", "x"),
 		},
 		GoTo: b("enter", "show in node list", "enter"),
+		Edges: EdgeKeys{
+			Open:   b("e", "edges and provenance", "e"),
+			Follow: b("enter", "follow edge to its peer", "enter"),
+			Back:   b("esc/e", "back", "esc", "e"),
+		},
 	}
 }
 

@@ -117,14 +117,17 @@ func (p nodesPane) ShortHelp() []key.Binding {
 		move.SetHelp("↑/↓", "move")
 		return []key.Binding{k.Filter.Accept, relabel(k.Filter.Cancel, "cancel"), move}
 	}
-	return append([]key.Binding{k.Filter.Start}, k.Mark.short()...)
+	// The one-line help has room for eight keys at 80 columns: x (clear)
+	// gives way to e (edges); ? lists both.
+	marks := k.Mark.short()
+	return []key.Binding{k.Filter.Start, marks[0], marks[1], marks[2], relabel(k.Edges.Open, "edges")}
 }
 
 func (p nodesPane) FullHelp() [][]key.Binding {
 	k := p.common.Keys
 	return [][]key.Binding{
 		k.List.all(),
-		{k.Filter.Start, k.Filter.Accept, k.Filter.Cancel},
+		{k.Filter.Start, k.Filter.Accept, k.Filter.Cancel, k.Edges.Open},
 		k.Mark.all(),
 	}
 }

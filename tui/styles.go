@@ -28,6 +28,9 @@ type Styles struct {
 	Blast struct {
 		Hops, Node, Crown lipgloss.Style
 	}
+	Edges struct {
+		Header, Rule, Info lipgloss.Style
+	}
 	Detail struct {
 		Line, Label lipgloss.Style
 	}
@@ -88,6 +91,10 @@ func DefaultStyles(r *lipgloss.Renderer, t Theme) *Styles {
 	s.Blast.Hops = st().Foreground(t.Muted)
 	s.Blast.Node = st().Foreground(t.Text)
 	s.Blast.Crown = st().Foreground(t.Crown).Background(t.CrownBg).Bold(true)
+
+	s.Edges.Header = st().Foreground(t.Muted).Bold(true)
+	s.Edges.Rule = st().Foreground(t.Border)
+	s.Edges.Info = st().Foreground(t.Text)
 
 	s.Detail.Line = st().Foreground(t.Text)
 	s.Detail.Label = st().Foreground(t.Accent).Bold(true)

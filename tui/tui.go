@@ -4,7 +4,7 @@
 //
 // Structure: a root Model (app.go) routes messages, owns the scenario and the
 // simulation runs, handles global keys and lays out three panes (nodes.go,
-// journeys.go, blast.go). Every pane follows one contract (common.go) and
+// journeys.go, blast.go) and the edges view that covers them (edges.go). Every pane follows one contract (common.go) and
 // takes its styles and keys from one Common value; styles come from one
 // Theme (theme.go, styles.go). Simulations run as commands over a snapshot
 // of the scenario, tagged with a run id (scenario.go).
@@ -72,6 +72,7 @@ func New(s Session, opts Options) Model {
 		nodes:    newNodesPane(c, model.Nodes),
 		journeys: newJourneysPane(c),
 		blast:    newBlastPane(c),
+		edges:    newEdgesPane(c, model),
 	}
 	m = m.setFocus(paneNodes)
 	if m.engine == nil && s.Model != nil {
@@ -91,6 +92,7 @@ func New(s Session, opts Options) Model {
 		m.engine = nil
 		return m
 	}
+	m.edges = m.edges.SetIndex(m.engine.Index())
 	out, err := evaluate(m.engine, simulate.Scenario{})
 	if err != nil {
 		m.err = err
