@@ -105,3 +105,61 @@ func TestImportNativeDuplicateAcrossFiles(t *testing.T) {
 		t.Errorf("--format nope: exit %d %s", code, errOut)
 	}
 }
+
+// Several formats in one import: flow records resolve to the nodes the
+// native file declares, the trace adds its own calls, and every edge says
+// where it came from; an edge seen by two sources lists both.
+func TestImportMixedFormatsWithProvenance(t *testing.T) {
+	c := newCLI(t)
+	topo := writeFile(t, c.dir, "topology.yaml", `apiVersion: firebreak/v1
+kind: Topology
+nodes:
+  - {id: web, kind: host, addresses: [10.1.0.10]}
+  - {id: api, kind: host, addresses: [10.1.0.20], listens: [8080]}
+  - {id: db, kind: datastore, addresses: [10.1.0.30]}
+edges:
+  - {from: api, to: db, ports: [5432], dependency: hard}
+`)
+	vpc := writeFile(t, c.dir, "flows.log", `version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status
+2 123456789012 eni-0a1 10.1.0.10 10.1.0.20 49152 8080 6 10 840 1700000000 1700000060 ACCEPT OK
+2 123456789012 eni-0a1 10.1.0.10 10.1.0.20 49153 8080 6 12 900 1700000060 1700000120 ACCEPT OK
+2 123456789012 eni-0a2 10.1.0.20 10.1.0.30 51000 5432 6 5 400 1700000000 1700000060 ACCEPT OK
+2 123456789012 eni-0a3 198.51.100.7 10.1.0.10 40000 443 6 3 200 1700000000 1700000060 ACCEPT OK
+2 123456789012 eni-0a2 10.1.0.10 10.1.0.30 52000 5432 6 2 120 1700000000 1700000060 REJECT OK
+`)
+	jaeger := writeFile(t, c.dir, "deps.json", `{"data": [{"parent": "api", "child": "payments", "callCount": 42}], "total": 0, "limit": 0, "offset": 0, "errors": null}`)
+	out := c.must("import", topo, vpc, jaeger)
+	for _, want := range []string{"flows.log (vpcflow)", "deps.json (jaeger)", "1 rejected or unanswered connection attempts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("import report lacks %q:\n%s", want, out)
+		}
+	}
+	var edges []graph.EdgeDoc
+	if err := json.Unmarshal([]byte(c.must("edges", "--json")), &edges); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]graph.EdgeDoc{}
+	for _, e := range edges {
+		got[e.From+"->"+e.To] = e
+	}
+	check := func(key string, wantSources ...string) graph.EdgeDoc {
+		e, ok := got[key]
+		if !ok {
+			t.Fatalf("no edge %s in %v", key, got)
+		}
+		if strings.Join(e.Sources, ",") != strings.Join(wantSources, ",") {
+			t.Errorf("%s: sources %v, want %v", key, e.Sources, wantSources)
+		}
+		return e
+	}
+	webAPI := check("web->api", "vpcflow:"+vpc)
+	if webAPI.Observed == nil || webAPI.Observed.Count != 2 || webAPI.Observed.Bytes != 1740 || strings.Join(webAPI.Ports, ",") != "8080/tcp" {
+		t.Errorf("web->api aggregated as %+v", webAPI)
+	}
+	check("api->db", "native:"+topo, "vpcflow:"+vpc) // seen by both
+	check("internet->web", "vpcflow:"+vpc)
+	check("api->payments", "jaeger:"+jaeger)
+	if _, ok := got["web->db"]; ok {
+		t.Error("a rejected attempt became a dependency")
+	}
+}
