@@ -6,11 +6,16 @@ package importer
 //     the catalog REST API's JSON (GET /api/catalog/entities: an array of
 //     entities, or {items: […]}), whose resolved `relations` are used
 //     instead of re-deriving them from spec when an entity carries them.
+//     The files of one import are read together (ParseMany), as a catalog
+//     is one catalog-info.yaml per repository: refs resolve across files,
+//     and each entity keeps its own file for positions, provenance and
+//     messages.
 //   - Entities are keyed by kind:namespace/name, compared case-insensitively
 //     as Backstage does; node ids are that ref in lower case
 //     ("component:default/artist-web"), so ids are unique across kinds and
 //     the same entity always gets the same id. Invalid names, namespaces or
-//     tags and duplicate entities are errors (Backstage rejects them).
+//     tags and duplicate entities (in one file or two) are errors
+//     (Backstage rejects them).
 //   - Nodes: Components → service; Resources → by spec.type: databases,
 //     caches and buckets → datastore, queues and topics → service, load
 //     balancers and CDNs → lb, gateways → gateway, VMs and hosts → host,
@@ -45,7 +50,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var backstageFormat = Format{Name: "backstage", Detect: detectBackstage, Parse: parseBackstage}
+var backstageFormat = Format{Name: "backstage", Detect: detectBackstage, Parse: parseBackstage, ParseMany: parseBackstageMany}
 
 var bsAPIRe = regexp.MustCompile(`"?apiVersion"?\s*:\s*["']?[A-Za-z0-9.\-]*backstage\.io/`)
 
@@ -61,13 +66,18 @@ var (
 type bsEntity struct {
 	kind, ns, name string // kind and namespace lower case, name as written
 	ref            string // kind:namespace/name, lower case
+	file           string // the input it came from: its positions, provenance and messages name it
 	line           int
 	n, spec        *yaml.Node
 	id             string // node id, "" when the entity is not a node
 }
 
+// at is a position in the entity's file.
+func (e *bsEntity) at(line int) graph.Pos { return graph.Pos{File: e.file, Line: line} }
+
 type bsParser struct {
-	file, src  string
+	ctx        context.Context
+	lim        Limits
 	b          *ynBudget
 	known      *graph.Model
 	knownIDs   map[string]bool
@@ -88,48 +98,35 @@ type bsUse struct {
 	line int
 }
 
-func parseBackstage(ctx context.Context, in Input, c *Context) (frag *Fragment, err error) {
-	defer ynRecover(in.Name, &err)
-	lim := ynLimits(c)
-	data, err := readAll(in, lim.MaxDoc)
-	if err != nil {
-		return nil, err
+// parseBackstage reads one file: ParseMany with one input.
+func parseBackstage(ctx context.Context, in Input, c *Context) (*Fragment, error) {
+	return parseBackstageMany(ctx, []Input{in}, c)
+}
+
+// parseBackstageMany reads the entities of every input (a catalog is one
+// catalog-info.yaml per repository), each remembering its file, then joins
+// relations once over all of them: consumesApis in one file meets
+// providesApis in another, and dependsOn reaches entities of other files.
+func parseBackstageMany(ctx context.Context, ins []Input, c *Context) (frag *Fragment, err error) {
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("%w: no Backstage catalog files to read", graph.ErrInvalid)
 	}
-	p := &bsParser{file: in.Name, src: Provenance("backstage", in.Name), b: newYNBudget(len(data)), frag: &Fragment{},
+	names := make([]string, len(ins))
+	for i, in := range ins {
+		names[i] = in.Name
+	}
+	defer ynRecover(strings.Join(names, ", "), &err)
+	p := &bsParser{ctx: ctx, lim: ynLimits(c), b: newYNBudget(0), frag: &Fragment{},
 		byRef: map[string]*bsEntity{}, nodes: map[string]*graph.Node{}, edges: map[graph.EdgeKey]*graph.Edge{},
 		providers: map[string][]*bsEntity{}, consumers: map[string][]bsUse{},
 		notes: ynCapList{max: 40}, unresolved: ynCapList{max: 60}}
 	if c != nil {
 		p.known = c.Known
 	}
-	docs, err := ynDocs(in.Name, data, lim.MaxDepth, func(int, error) error {
-		if i := strings.Index(string(data), "${{"); i >= 0 {
-			return ynErr(in.Name, strings.Count(string(data[:i]), "\n")+1, "templated entity (${{ … }}): a scaffolder skeleton, not a catalog entity; import the rendered catalog-info.yaml")
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range docs {
-		if err := ctx.Err(); err != nil {
+	for _, in := range ins {
+		if err := p.readInput(in); err != nil {
 			return nil, err
 		}
-		switch {
-		case d.root.Kind == yaml.SequenceNode:
-			for _, it := range p.b.list(d.root) {
-				p.entity(it)
-			}
-		case ynGet(d.root, "kind") == nil && ynGet(d.root, "items") != nil:
-			for _, it := range p.b.list(ynGet(d.root, "items")) {
-				p.entity(it)
-			}
-		default:
-			p.entity(d.root)
-		}
-	}
-	if p.b.over {
-		return nil, fmt.Errorf("%s: %w: too many list items to walk (anchors and aliases?)", in.Name, ErrTooLarge)
 	}
 	if len(p.errs) > 0 {
 		if len(p.errs) > 20 {
@@ -137,23 +134,64 @@ func parseBackstage(ctx context.Context, in Input, c *Context) (frag *Fragment, 
 		}
 		return nil, errors.Join(p.errs...)
 	}
-	if len(p.entities) == 0 {
-		return nil, ynErr(in.Name, 1, "no Backstage entities in this file")
-	}
 	p.emitNodes()
 	p.relations()
 	return p.finish(), nil
 }
 
-func (p *bsParser) fail(n *yaml.Node, line int, format string, args ...any) {
-	p.errs = append(p.errs, ynErr(p.file, ynLine(n, line), format, args...))
+// readInput reads one file's entities into the parser. Invalid entities
+// are collected in p.errs, so one import reports them all.
+func (p *bsParser) readInput(in Input) error {
+	data, err := readAll(in, p.lim.MaxDoc)
+	if err != nil {
+		return err
+	}
+	p.b.add(len(data))
+	docs, err := ynDocs(in.Name, data, p.lim.MaxDepth, func(int, error) error {
+		if i := strings.Index(string(data), "${{"); i >= 0 {
+			return ynErr(in.Name, strings.Count(string(data[:i]), "\n")+1, "templated entity (${{ … }}): a scaffolder skeleton, not a catalog entity; import the rendered catalog-info.yaml")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	entities, errs := len(p.entities), len(p.errs)
+	for _, d := range docs {
+		if err := p.ctx.Err(); err != nil {
+			return err
+		}
+		switch {
+		case d.root.Kind == yaml.SequenceNode:
+			for _, it := range p.b.list(d.root) {
+				p.entity(in.Name, it)
+			}
+		case ynGet(d.root, "kind") == nil && ynGet(d.root, "items") != nil:
+			for _, it := range p.b.list(ynGet(d.root, "items")) {
+				p.entity(in.Name, it)
+			}
+		default:
+			p.entity(in.Name, d.root)
+		}
+	}
+	if p.b.over {
+		return fmt.Errorf("%s: %w: too many list items to walk (anchors and aliases?)", in.Name, ErrTooLarge)
+	}
+	if len(p.entities) == entities && len(p.errs) == errs {
+		p.errs = append(p.errs, ynErr(in.Name, 1, "no Backstage entities in this file"))
+	}
+	return nil
 }
 
-// entity validates and records one entity.
-func (p *bsParser) entity(n *yaml.Node) {
+func (p *bsParser) fail(file string, n *yaml.Node, line int, format string, args ...any) {
+	p.errs = append(p.errs, ynErr(file, ynLine(n, line), format, args...))
+}
+
+// entity validates and records one entity of file.
+func (p *bsParser) entity(file string, n *yaml.Node) {
 	line := ynLine(n, 1)
 	if n.Kind != yaml.MappingNode {
-		p.fail(n, line, "want an entity (a mapping with apiVersion, kind, metadata), got a %s", map[yaml.Kind]string{yaml.SequenceNode: "list", yaml.ScalarNode: "scalar"}[n.Kind])
+		p.fail(file, n, line, "want an entity (a mapping with apiVersion, kind, metadata), got a %s", map[yaml.Kind]string{yaml.SequenceNode: "list", yaml.ScalarNode: "scalar"}[n.Kind])
 		return
 	}
 	p.frag.Report.Records++
@@ -162,45 +200,49 @@ func (p *bsParser) entity(n *yaml.Node) {
 	name, ns := ynStr(ynGet(meta, "name")), ynStr(ynGet(meta, "namespace"))
 	switch {
 	case !strings.Contains(api, "backstage.io/"):
-		p.fail(ynGet(n, "apiVersion"), line, "apiVersion %q is not a Backstage entity's (want backstage.io/v1alpha1)", api)
+		p.fail(file, ynGet(n, "apiVersion"), line, "apiVersion %q is not a Backstage entity's (want backstage.io/v1alpha1)", api)
 		return
 	case !bsKindRe.MatchString(kind):
-		p.fail(ynGet(n, "kind"), line, "kind %q: want a word such as Component", kind)
+		p.fail(file, ynGet(n, "kind"), line, "kind %q: want a word such as Component", kind)
 		return
 	}
 	if kind == "Template" {
-		p.notes.add("%s:%d: scaffolder Template %s skipped: it creates entities, it is not one", p.file, line, name)
+		p.notes.add("%s:%d: scaffolder Template %s skipped: it creates entities, it is not one", file, line, name)
 		return
 	}
 	// A skeleton templated with ${{ … }} parses as YAML but is not a catalog.
 	if t := p.b.findScalar(n, nil, func(s string) bool { return strings.Contains(s, "${{") }); t != nil {
-		p.fail(t, line, "templated entity (%s): a scaffolder skeleton, not a catalog entity; import the rendered catalog-info.yaml", k8sClip(t.Value, 40))
+		p.fail(file, t, line, "templated entity (%s): a scaffolder skeleton, not a catalog entity; import the rendered catalog-info.yaml", k8sClip(t.Value, 40))
 		return
 	}
 	ok := true
 	if name == "" || len(name) > 63 || !bsNameRe.MatchString(name) {
-		p.fail(ynGet(meta, "name"), ynLine(meta, line), "metadata.name %q: want 1-63 characters of [a-zA-Z0-9] separated by [-_.] (Backstage rejects this entity)", name)
+		p.fail(file, ynGet(meta, "name"), ynLine(meta, line), "metadata.name %q: want 1-63 characters of [a-zA-Z0-9] separated by [-_.] (Backstage rejects this entity)", name)
 		ok = false
 	}
 	if ns == "" {
 		ns = "default"
 	} else if len(ns) > 63 || !bsNSRe.MatchString(ns) {
-		p.fail(ynGet(meta, "namespace"), line, "metadata.namespace %q: want a lower-case DNS label (Backstage rejects this entity)", ns)
+		p.fail(file, ynGet(meta, "namespace"), line, "metadata.namespace %q: want a lower-case DNS label (Backstage rejects this entity)", ns)
 		ok = false
 	}
 	for _, t := range p.b.strList(ynGet(meta, "tags")) {
 		if len(t.Value) > 63 || !bsTagRe.MatchString(t.Value) {
-			p.fail(t, line, "metadata.tags: %q: want [a-z0-9:+#] words separated by - (Backstage rejects this entity)", t.Value)
+			p.fail(file, t, line, "metadata.tags: %q: want [a-z0-9:+#] words separated by - (Backstage rejects this entity)", t.Value)
 			ok = false
 		}
 	}
 	if !ok {
 		return
 	}
-	e := &bsEntity{kind: strings.ToLower(kind), ns: strings.ToLower(ns), name: name, line: line, n: n, spec: ynGet(n, "spec")}
+	e := &bsEntity{kind: strings.ToLower(kind), ns: strings.ToLower(ns), name: name, file: file, line: line, n: n, spec: ynGet(n, "spec")}
 	e.ref = e.kind + ":" + e.ns + "/" + strings.ToLower(name)
 	if prev, dup := p.byRef[e.ref]; dup {
-		p.fail(meta, line, "duplicate entity %s (first at line %d; names compare case-insensitively)", e.ref, prev.line)
+		first := fmt.Sprintf("line %d", prev.line)
+		if prev.file != file {
+			first = fmt.Sprintf("%s:%d", prev.file, prev.line)
+		}
+		p.fail(file, meta, line, "duplicate entity %s (first at %s; names compare case-insensitively)", e.ref, first)
 		return
 	}
 	p.byRef[e.ref] = e
@@ -251,7 +293,7 @@ func (p *bsParser) emitNodes() {
 			for _, t := range p.b.strList(ynGet(e.spec, "targets")) {
 				targets = append(targets, t.Value)
 			}
-			p.notes.add("%s:%d: Location %s: its targets are not fetched (import those files too): %s", p.file, e.line, e.name, strings.Join(targets, " "))
+			p.notes.add("%s:%d: Location %s: its targets are not fetched (import those files too): %s", e.file, e.line, e.name, strings.Join(targets, " "))
 			continue
 		case "api", "system", "domain", "group", "user":
 			others[e.kind]++
@@ -259,7 +301,7 @@ func (p *bsParser) emitNodes() {
 			p.oddSpecKeys(e)
 			continue
 		default:
-			p.notes.add("%s:%d: kind %s (%s) is not a Backstage core kind: skipped", p.file, e.line, e.kind, e.name)
+			p.notes.add("%s:%d: kind %s (%s) is not a Backstage core kind: skipped", e.file, e.line, e.kind, e.name)
 			continue
 		}
 		typ := ynStr(ynGet(e.spec, "type"))
@@ -271,7 +313,7 @@ func (p *bsParser) emitNodes() {
 		}
 		e.id = e.ref
 		n := &graph.Node{ID: e.id, Kind: kind, Name: e.name, Labels: map[string]string{"namespace": e.ns, "backstage_kind": e.kind},
-			Sources: []string{p.src}, Pos: graph.Pos{File: p.file, Line: e.line}}
+			Sources: []string{Provenance("backstage", e.file)}, Pos: e.at(e.line)}
 		if t := ynStr(ynPath(e.n, "metadata", "title")); t != "" {
 			n.Name = t
 		}
@@ -317,7 +359,7 @@ func (p *bsParser) emitNodes() {
 func (p *bsParser) substitutions(e *bsEntity) {
 	t := p.b.findScalar(e.spec, nil, func(s string) bool { return s == "$text" || s == "$json" || s == "$yaml" })
 	if t != nil {
-		p.notes.add("%s:%d: %s: %s substitution not fetched", p.file, t.Line, e.ref, t.Value)
+		p.notes.add("%s:%d: %s: %s substitution not fetched", e.file, t.Line, e.ref, t.Value)
 	}
 }
 
@@ -327,7 +369,7 @@ func (p *bsParser) oddSpecKeys(e *bsEntity) {
 	for _, kv := range p.b.pairs(e.spec) {
 		switch kv[0].Value {
 		case "apiConsumedBy", "apiProvidedBy", "consumedBy", "providedBy", "dependents", "hasPart", "partOf", "ownedBy", "ownerOf", "hasSubcomponent":
-			p.notes.add("%s:%d: %s: spec.%s is a relation name, not a descriptor field: Backstage ignores it, and so does this import", p.file, kv[0].Line, e.ref, kv[0].Value)
+			p.notes.add("%s:%d: %s: spec.%s is a relation name, not a descriptor field: Backstage ignores it, and so does this import", e.file, kv[0].Line, e.ref, kv[0].Value)
 		}
 	}
 }

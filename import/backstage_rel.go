@@ -90,7 +90,7 @@ func (p *bsParser) depend(e *bsEntity, s string, line int, reverse bool) {
 	}
 	kind, ns, name, ok := bsParseRef(s, "", e.ns)
 	if !ok {
-		p.unresolved.add("%s:%d: %s %s %q is not an entity ref ([kind:][namespace/]name)", p.file, line, e.ref, field, s)
+		p.unresolved.add("%s:%d: %s %s %q is not an entity ref ([kind:][namespace/]name)", e.file, line, e.ref, field, s)
 		return
 	}
 	cands := []string{kind + ":" + ns + "/" + name}
@@ -100,18 +100,18 @@ func (p *bsParser) depend(e *bsEntity, s string, line int, reverse bool) {
 	for _, c := range cands {
 		if id, ok := p.target(c); ok {
 			if reverse {
-				p.addEdge(id, e.id, line)
+				p.addEdge(id, e.id, e.at(line))
 			} else {
-				p.addEdge(e.id, id, line)
+				p.addEdge(e.id, id, e.at(line))
 			}
 			return
 		}
 		if other := p.byRef[c]; other != nil {
-			p.notes.add("%s:%d: %s %s %s: a %s is not a runtime dependency (no edge)", p.file, line, e.ref, field, c, other.kind)
+			p.notes.add("%s:%d: %s %s %s: a %s is not a runtime dependency (no edge)", e.file, line, e.ref, field, c, other.kind)
 			return
 		}
 	}
-	p.unresolved.add("%s:%d: %s %s %s: not in this input (no node invented)", p.file, line, e.ref, field, strings.Join(cands, " or "))
+	p.unresolved.add("%s:%d: %s %s %s: not in this input (no node invented)", e.file, line, e.ref, field, strings.Join(cands, " or "))
 }
 
 // useAPI records a consumesApis (consume) or providesApis ref.
@@ -122,17 +122,17 @@ func (p *bsParser) useAPI(e *bsEntity, s string, line int, consume bool) {
 	}
 	kind, ns, name, ok := bsParseRef(s, "api", e.ns)
 	if !ok {
-		p.unresolved.add("%s:%d: %s %s %q is not an entity ref ([kind:][namespace/]name)", p.file, line, e.ref, field, s)
+		p.unresolved.add("%s:%d: %s %s %q is not an entity ref ([kind:][namespace/]name)", e.file, line, e.ref, field, s)
 		return
 	}
 	ref := kind + ":" + ns + "/" + name
 	if kind != "api" {
 		if id, found := p.target(ref); found && consume {
-			p.notes.add("%s:%d: %s %s names %s, which is not an API: kept as a direct dependency", p.file, line, e.ref, field, ref)
-			p.addEdge(e.id, id, line)
+			p.notes.add("%s:%d: %s %s names %s, which is not an API: kept as a direct dependency", e.file, line, e.ref, field, ref)
+			p.addEdge(e.id, id, e.at(line))
 			return
 		}
-		p.unresolved.add("%s:%d: %s %s names %s, which is not an API (and not in this input)", p.file, line, e.ref, field, ref)
+		p.unresolved.add("%s:%d: %s %s names %s, which is not an API (and not in this input)", e.file, line, e.ref, field, ref)
 		return
 	}
 	if n := p.nodes[e.id]; n != nil {
@@ -189,25 +189,27 @@ func (p *bsParser) joinAPIs() {
 		for _, c := range p.consumers[api] {
 			if len(provs) == 0 {
 				if p.byRef[api] != nil {
-					p.unresolved.add("%s:%d: %s consumes %s, which nothing in this input provides (no edge)", p.file, c.line, c.e.ref, api)
+					p.unresolved.add("%s:%d: %s consumes %s, which nothing in this input provides (no edge)", c.e.file, c.line, c.e.ref, api)
 				} else {
-					p.unresolved.add("%s:%d: %s consumes %s, which is not in this input (no edge)", p.file, c.line, c.e.ref, api)
+					p.unresolved.add("%s:%d: %s consumes %s, which is not in this input (no edge)", c.e.file, c.line, c.e.ref, api)
 				}
 				continue
 			}
 			for _, prov := range provs {
-				p.addEdge(c.e.id, prov, c.line)
+				p.addEdge(c.e.id, prov, c.e.at(c.line))
 			}
 		}
 		for _, kc := range knownCons {
 			for _, e := range p.providers[api] {
-				p.addEdge(kc, e.id, e.line)
+				p.addEdge(kc, e.id, e.at(e.line))
 			}
 		}
 	}
 }
 
-func (p *bsParser) addEdge(from, to string, line int) {
+// addEdge adds a hard edge; at is the line that declares it, in the file of
+// the entity that holds that line.
+func (p *bsParser) addEdge(from, to string, at graph.Pos) {
 	if from == to {
 		return
 	}
@@ -215,7 +217,7 @@ func (p *bsParser) addEdge(from, to string, line int) {
 	if _, ok := p.edges[k]; ok {
 		return
 	}
-	p.edges[k] = &graph.Edge{From: from, To: to, Dependency: graph.DepHard, Sources: []string{p.src}, Pos: graph.Pos{File: p.file, Line: line}}
+	p.edges[k] = &graph.Edge{From: from, To: to, Dependency: graph.DepHard, Sources: []string{Provenance("backstage", at.File)}, Pos: at}
 }
 
 func (p *bsParser) finish() *Fragment {

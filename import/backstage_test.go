@@ -3,6 +3,7 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,5 +237,11 @@ func TestBackstageRealdata(t *testing.T) {
 func FuzzBackstage(f *testing.F) {
 	k8sSeeds(f, "backstage")
 	f.Add([]byte(`[{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{"name":"a"},"relations":[{"type":"dependsOn","targetRef":"component:a"}]}]`))
-	f.Fuzz(func(t *testing.T, data []byte) { k8sFuzzBody(t, "backstage", data) })
+	for _, in := range manyInputs(f, "backstage/catalog-split") {
+		f.Add(k8sMust(io.ReadAll(in.R)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k8sFuzzBody(t, "backstage", data)
+		k8sFuzzMany(t, "backstage", data)
+	})
 }

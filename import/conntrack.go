@@ -102,7 +102,7 @@ func conntrackPrefix(f [][]byte, e *conntrackEntry) int {
 }
 
 func detectConntrack(_ string, head []byte) bool {
-	lines := headLines(flowHead(head), 5)
+	lines := headLines(head, 5)
 	var buf [maxConntrackFields][]byte
 	for _, l := range lines {
 		if bytes.HasPrefix(l, []byte("conntrack v")) {
@@ -124,10 +124,7 @@ type conntrackParser struct {
 }
 
 func parseConntrack(ctx context.Context, in Input, c *Context) (*Fragment, error) {
-	fp, err := newFlowParse(ctx, "conntrack", in, c)
-	if err != nil {
-		return nil, err
-	}
+	fp := newFlowParse(ctx, "conntrack", in, c)
 	p := &conntrackParser{flowParse: fp}
 	for {
 		line, ok := p.next()

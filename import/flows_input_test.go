@@ -18,7 +18,8 @@ import (
 )
 
 // Input handling shared by the flow formats: bounded lines, --strict,
-// detection, gzip, the real samples, and the fuzz targets' common body.
+// detection, the real samples, and the fuzz targets' common body (gzip is
+// the core's: gzip_test.go).
 
 // The line reader returns lines of any length up to the bound, across the
 // read buffer, with or without a final newline or CRs; longer lines come
@@ -26,10 +27,7 @@ import (
 func TestFlowLineReader(t *testing.T) {
 	long := strings.Repeat("x", flowReadBuffer+10)
 	in := "a\r\nb\n\n" + long + "\n" + strings.Repeat("y", 300) + "\nlast"
-	lr, err := newLineReader(strings.NewReader(in), 200)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lr := newLineReader(strings.NewReader(in), 200)
 	var got []string
 	for {
 		l, ok := lr.next()
@@ -46,7 +44,7 @@ func TestFlowLineReader(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("lines %q, want %q", got, want)
 	}
-	lr, _ = newLineReader(strings.NewReader(long+"\nend\n"), len(long))
+	lr = newLineReader(strings.NewReader(long+"\nend\n"), len(long))
 	if l, ok := lr.next(); !ok || lr.long || string(l) != long {
 		t.Errorf("a line at the bound and across the buffer: long=%v len=%d", lr.long, len(l))
 	}
@@ -159,17 +157,17 @@ func TestFlowDetect(t *testing.T) {
 				continue
 			}
 			t.Run(format+"/"+file, func(t *testing.T) {
-				data, err := os.ReadFile(filepath.Join("testdata", "flows", format, file))
-				if err != nil {
-					t.Fatal(err)
-				}
+				// Detectors see what the core hands them: the decompressed
+				// head of a gzipped file.
+				path := filepath.Join("testdata", "flows", format, file)
+				data := readPlain(t, path)
 				for name, d := range detectors {
 					if got := d(file, data); got != (name == format) {
 						t.Errorf("detect%s = %v", name, got)
 					}
 				}
-				if f, err := Detect(file, data); err != nil || f.Name != format {
-					t.Errorf("registry: %v %v", f.Name, err)
+				if f, err := Open(path, ""); err != nil || f.Format.Name != format {
+					t.Errorf("registry: %v %v", f.Format.Name, err)
 				}
 			})
 		}
@@ -194,20 +192,6 @@ func TestFlowDetect(t *testing.T) {
 				t.Errorf("%s claims %s", format, name)
 			}
 		}
-	}
-}
-
-// The gzip of a file reads as the file.
-func TestFlowGzip(t *testing.T) {
-	plain := parseFile(t, "vpcflow", "flows/vpcflow/default-v2-header.log", knownModel(t, flowTopology))
-	gz := parseFile(t, "vpcflow", "flows/vpcflow/default-v2-header.log.gz", knownModel(t, flowTopology))
-	a := strings.ReplaceAll(string(renderFragment(plain)), ".log'", ".log.gz'")
-	if b := string(renderFragment(gz)); a != b || len(gz.Edges) == 0 {
-		t.Errorf("gzip differs:\n%s\n---\n%s", a, b)
-	}
-	_, err := vpcFlowFormat.Parse(context.Background(), Input{Name: "bad.gz", R: bytes.NewReader([]byte{0x1f, 0x8b, 8, 0, 1, 2})}, &Context{Limits: DefaultLimits})
-	if !errors.Is(err, graph.ErrInvalid) {
-		t.Errorf("corrupt gzip: %v", err)
 	}
 }
 

@@ -3,7 +3,6 @@ package importer
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -14,29 +13,13 @@ import (
 	"github.com/firebreak/firebreak/graph"
 )
 
-// Reading flow files: every flow format is line oriented, may be gzipped
-// (S3-delivered VPC logs, rotated Zeek logs), and may hold anything, so the
-// reader bounds each line, never buffers more than Limits.MaxLine, and turns
-// every problem into a counted skip or, with --strict, an error naming the
-// file and line.
-
-// gzipMagic starts every gzip stream.
-var gzipMagic = []byte{0x1f, 0x8b}
-
-// flowHead returns what detection should look at: head itself, or the start
-// of its decompressed content when head is gzip (bounded, best effort: a
-// truncated head still yields the lines it holds).
-func flowHead(head []byte) []byte {
-	if !bytes.HasPrefix(head, gzipMagic) {
-		return head
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(head))
-	if err != nil {
-		return nil
-	}
-	out, _ := io.ReadAll(io.LimitReader(zr, headSize))
-	return out
-}
+// Reading flow files: every flow format is line oriented and may hold
+// anything, so the reader bounds each line, never buffers more than
+// Limits.MaxLine, and turns every problem into a counted skip or, with
+// --strict, an error naming the file and line. Gzipped files (S3-delivered
+// VPC logs, rotated Zeek logs) are decompressed by the core (decompress,
+// used by Open and ParseAll) before detection and parsing: the flow
+// formats only ever see plain text.
 
 // headLines splits a detection head into lines, dropping the last one when
 // the head was cut in the middle of it, and blank lines.
@@ -75,20 +58,12 @@ type lineReader struct {
 // flowReadBuffer is the bufio size; lines shorter than it are not copied.
 const flowReadBuffer = 64 << 10
 
-// newLineReader opens r, transparently decompressing gzip.
-func newLineReader(r io.Reader, max int) (*lineReader, error) {
+// newLineReader reads the lines of r, each at most max bytes.
+func newLineReader(r io.Reader, max int) *lineReader {
 	if max <= 0 {
 		max = DefaultLimits.MaxLine
 	}
-	br := bufio.NewReaderSize(r, flowReadBuffer)
-	if magic, _ := br.Peek(2); bytes.Equal(magic, gzipMagic) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, err
-		}
-		br = bufio.NewReaderSize(zr, flowReadBuffer)
-	}
-	return &lineReader{r: br, max: max}, nil
+	return &lineReader{r: bufio.NewReaderSize(r, flowReadBuffer), max: max}
 }
 
 // next returns the next line without its line ending; ok is false at the end
@@ -158,14 +133,10 @@ type flowParse struct {
 }
 
 // newFlowParse prepares a parse of in.
-func newFlowParse(ctx context.Context, format string, in Input, c *Context) (*flowParse, error) {
-	lr, err := newLineReader(in.R, c.Limits.MaxLine)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", in.Name, graph.ErrInvalid, err)
-	}
-	p := &flowParse{ctx: ctx, name: in.Name, format: format, lines: lr, strict: c.Strict, rep: &Report{}}
+func newFlowParse(ctx context.Context, format string, in Input, c *Context) *flowParse {
+	p := &flowParse{ctx: ctx, name: in.Name, format: format, lines: newLineReader(in.R, c.Limits.MaxLine), strict: c.Strict, rep: &Report{}}
 	p.agg = newFlowAggregator(newResolver(c.Known), p.rep)
-	return p, nil
+	return p
 }
 
 // next returns the next line to parse. Lines over the bound are skipped

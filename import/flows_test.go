@@ -51,10 +51,24 @@ func flowModel(extra ...string) string {
 var flowFormats = []string{"vpcflow", "zeek", "conntrack", "nfdump"}
 
 // flowGolden parses testdata/flows/<format>/<file> against flowTopology and
-// compares it with the test's golden.
+// compares it with the test's golden; a .gz file goes through the core
+// (Open and ParseAll), which alone decompresses.
 func flowGolden(t *testing.T, format, file string) {
 	t.Helper()
-	goldenFragment(t, parseFile(t, format, filepath.Join("flows", format, file), knownModel(t, flowTopology)))
+	name := filepath.Join("flows", format, file)
+	if strings.HasSuffix(file, ".gz") {
+		// Gzip is the core's: detect and parse through Open and ParseAll.
+		files, frags, err := importFiles(t, knownModel(t, flowTopology).Known, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files[0].Format.Name != format || len(frags) != 1 {
+			t.Fatalf("%s: detected as %s, %d fragments", name, files[0].Format.Name, len(frags))
+		}
+		goldenFragment(t, frags[0])
+		return
+	}
+	goldenFragment(t, parseFile(t, format, name, knownModel(t, flowTopology)))
 }
 
 // flowFiles lists a format's testdata files.

@@ -1,9 +1,11 @@
 package importer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,4 +74,51 @@ func goldenFragment(t *testing.T, f *Fragment) {
 func knownModel(t testing.TB, topology string) *Context {
 	t.Helper()
 	return &Context{Known: testutil.Model(t, topology), Limits: DefaultLimits}
+}
+
+// importFiles runs testdata/<name>… through what `firebreak import` does:
+// Open (detection on the decompressed head) and ParseAll (decompression,
+// ParseMany for the formats that read their files together), with base as
+// the known model. It returns the detected files and the fragments.
+func importFiles(t testing.TB, base *graph.Model, names ...string) ([]File, []*Fragment, error) {
+	t.Helper()
+	paths := make([]string, len(names))
+	for i, name := range names {
+		paths[i] = filepath.Join("testdata", name)
+	}
+	return importPaths(base, paths...)
+}
+
+// importPaths is importFiles for paths anywhere.
+func importPaths(base *graph.Model, paths ...string) ([]File, []*Fragment, error) {
+	var files []File
+	for _, p := range paths {
+		f, err := Open(p, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, f)
+	}
+	frags, err := ParseAll(context.Background(), files, base, false)
+	return files, frags, err
+}
+
+// readPlain reads a file as the core hands it to detectors and parsers:
+// decompressed when it is gzip.
+func readPlain(t testing.TB, path string) []byte {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	r, err := decompress(bufio.NewReader(fh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

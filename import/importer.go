@@ -291,9 +291,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// gzipMagic starts every gzip stream.
+var gzipMagic = []byte{0x1f, 0x8b}
+
 // decompress returns r, transparently gunzipped when it starts with the gzip
-// magic (rotated logs and S3 exports arrive as .gz). Decompression is
-// streamed; every parser still applies its own bounds to what it reads.
+// magic (rotated logs and S3 exports arrive as .gz). It is the only place
+// gzip is handled: Open detects on the decompressed head and ParseAll hands
+// parsers the decompressed stream, so no detector or parser sees gzip.
+// Decompression is streamed; every parser still applies its own bounds to
+// what it reads. A corrupt or truncated stream is an input error.
 func decompress(r *bufio.Reader) (io.Reader, error) {
 	head, _ := r.Peek(2)
 	if !bytes.Equal(head, gzipMagic) {
@@ -303,5 +309,17 @@ func decompress(r *bufio.Reader) (io.Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: gzip: %v", graph.ErrInvalid, err)
 	}
-	return z, nil
+	return gzipReader{z}, nil
+}
+
+// gzipReader marks the errors of a gzip stream (bad checksum, truncation)
+// as input errors; the end of the stream stays io.EOF.
+type gzipReader struct{ z *gzip.Reader }
+
+func (g gzipReader) Read(p []byte) (int, error) {
+	n, err := g.z.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: gzip: %v", graph.ErrInvalid, err)
+	}
+	return n, err
 }

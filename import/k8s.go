@@ -5,7 +5,14 @@ package importer
 // Input: multi-document YAML (leading comment blocks, empty documents),
 // `kind: List` and `*List` objects with items (kubectl get -o yaml/json),
 // JSON, kompose output. Unrendered Helm templates and kustomizations are
-// refused with a file:line error that says to render them first.
+// refused with a file:line error that says to render them first. The
+// manifests of one import are read together (ParseMany), as estates keep
+// one per service: objects of every file resolve against each other (a
+// Deployment in checkout.yaml reaches the cart Service of cart.yaml), and
+// each keeps its own file for positions, provenance and messages. A kind,
+// namespace and name is one object: written twice differently, in one
+// file or two, it is an error naming both places; written the same, it is
+// read once; a Namespace may be declared by several files (labels merged).
 //
 // Nodes (ids are readable and deterministic, so a responder recognises them
 // and a second import of the same manifests yields the same ids):
@@ -60,6 +67,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,7 +75,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var k8sFormat = Format{Name: "k8s", Detect: detectK8s, Parse: parseK8s}
+var k8sFormat = Format{Name: "k8s", Detect: detectK8s, Parse: parseK8s, ParseMany: parseK8sMany}
 
 // k8sKinds are the object kinds detection accepts as Kubernetes.
 var k8sKinds = map[string]bool{
@@ -109,24 +117,31 @@ func detectK8s(_ string, head []byte) bool {
 // k8sObj is one object of the input with the fields every kind shares.
 type k8sObj struct {
 	kind, api, name, ns string
+	file                string // the input it came from: its positions, provenance and messages name it
 	line                int
+	generated           bool // named by metadata.generateName: not unique
 	n                   *yaml.Node
 	labels, annots      map[string]string
 }
 
 func (o *k8sObj) ref() string { return o.kind + " " + o.ns + "/" + o.name }
 
+// at is a position in the object's file.
+func (o *k8sObj) at(line int) graph.Pos { return graph.Pos{File: o.file, Line: line} }
+
 type k8sKey struct{ ns, name string }
 
 type k8sParser struct {
-	file, src string
-	ctx       context.Context
-	b         *ynBudget
-	lim       Limits
-	frag      *Fragment
+	ctx  context.Context
+	b    *ynBudget
+	lim  Limits
+	frag *Fragment
 
 	objs       []*k8sObj
-	namespaces map[string]map[string]string // namespace → its labels
+	byRef      map[string]*k8sObj            // kind namespace/name → the object, for duplicates
+	nsLabels   map[string]map[string]*k8sObj // namespace → label → the Namespace object that set it
+	read       int                           // objects read so far, identical duplicates included
+	namespaces map[string]map[string]string  // namespace → its labels
 	configMaps map[k8sKey]map[string]string
 	secrets    map[k8sKey]map[string]string
 	workloads  []*k8sWorkload
@@ -144,39 +159,39 @@ type k8sParser struct {
 	noNS       int
 }
 
-func parseK8s(ctx context.Context, in Input, c *Context) (frag *Fragment, err error) {
-	defer ynRecover(in.Name, &err)
-	lim := ynLimits(c)
-	data, err := readAll(in, lim.MaxDoc)
-	if err != nil {
-		return nil, err
+// parseK8s reads one file: ParseMany with one input.
+func parseK8s(ctx context.Context, in Input, c *Context) (*Fragment, error) {
+	return parseK8sMany(ctx, []Input{in}, c)
+}
+
+// parseK8sMany reads the objects of every input, each remembering its file,
+// then resolves references, selectors and policies once over all of them:
+// a Deployment in one manifest reaches the Service another one declares.
+func parseK8sMany(ctx context.Context, ins []Input, c *Context) (frag *Fragment, err error) {
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("%w: no Kubernetes manifests to read", graph.ErrInvalid)
 	}
+	names := make([]string, len(ins))
+	for i, in := range ins {
+		names[i] = in.Name
+	}
+	all := strings.Join(names, ", ")
+	defer ynRecover(all, &err)
 	p := &k8sParser{
-		file: in.Name, src: Provenance("k8s", in.Name), ctx: ctx, b: newYNBudget(len(data)), lim: lim,
-		frag:       &Fragment{},
+		ctx: ctx, b: newYNBudget(0), lim: ynLimits(c), frag: &Fragment{},
+		byRef: map[string]*k8sObj{}, nsLabels: map[string]map[string]*k8sObj{},
 		namespaces: map[string]map[string]string{}, configMaps: map[k8sKey]map[string]string{},
 		secrets: map[k8sKey]map[string]string{}, svcByKey: map[k8sKey]*k8sService{}, svcByIP: map[string]*k8sService{},
 		ids: map[string]string{}, edges: map[graph.EdgeKey]*graph.Edge{}, envEdges: map[graph.EdgeKey]*k8sEdgeWhy{},
 		notes: ynCapList{max: 40}, unresolved: ynCapList{max: 60}, external: ynCapList{max: 20},
 	}
-	// Depth is checked per object below, for the kinds this import reads:
-	// CustomResourceDefinitions nest deep and are legitimately skipped.
-	docs, err := ynDocs(in.Name, data, 0, func(line int, _ error) error {
-		if l := k8sTemplateLine(data); l > 0 {
-			return ynErr(in.Name, l, "unrendered Helm template ({{ … }}); render it first (helm template RELEASE CHART > manifests.yaml) and import the output")
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range docs {
-		if err := p.collect(d.root, 0); err != nil {
+	for _, in := range ins {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-	}
-	if len(p.objs) == 0 {
-		return nil, ynErr(in.Name, 1, "no Kubernetes objects (documents with apiVersion and kind) in this file")
+		if err := p.readInput(in); err != nil {
+			return nil, err
+		}
 	}
 	steps := []func() error{p.readConfig, p.readWorkloads, p.readServices, p.emitNodes, p.readIngresses, p.readReferences, p.readPolicies}
 	for _, step := range steps {
@@ -187,100 +202,10 @@ func parseK8s(ctx context.Context, in Input, c *Context) (frag *Fragment, err er
 			return nil, err
 		}
 		if p.b.over {
-			return nil, fmt.Errorf("%s: %w: too many list items to walk (anchors and aliases?)", in.Name, ErrTooLarge)
+			return nil, fmt.Errorf("%s: %w: too many list items to walk (anchors and aliases?)", all, ErrTooLarge)
 		}
 	}
 	return p.finish(), nil
-}
-
-// k8sTemplateLine finds the first line holding a Go template action.
-func k8sTemplateLine(data []byte) int {
-	i := bytes.Index(data, []byte("{{"))
-	if i < 0 {
-		return 0
-	}
-	return bytes.Count(data[:i], []byte("\n")) + 1
-}
-
-// collect flattens one document (and the items of Lists) into objects.
-func (p *k8sParser) collect(n *yaml.Node, depth int) error {
-	line := ynLine(n, 1)
-	if n.Kind != yaml.MappingNode {
-		p.frag.Report.Skip(p.file, line, "not a Kubernetes object (want a mapping with apiVersion and kind)")
-		return nil
-	}
-	kind, api := ynStr(ynGet(n, "kind")), ynStr(ynGet(n, "apiVersion"))
-	if kind == "" && api == "" && ynGet(n, "items") != nil && depth == 0 {
-		kind = "List" // a bare {items: […]} from some exporters
-	}
-	if kind == "" {
-		p.frag.Report.Skip(p.file, line, "document has no kind")
-		return nil
-	}
-	if kind == "List" || (strings.HasSuffix(kind, "List") && ynHas(n, "items")) {
-		if depth > 4 {
-			return ynErr(p.file, line, "Lists nested deeper than 4 levels")
-		}
-		for _, it := range p.b.list(ynGet(n, "items")) {
-			if err := p.collect(it, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if kind == "Kustomization" || strings.HasPrefix(api, "kustomize.config.k8s.io/") {
-		return ynErr(p.file, line, "a kustomization, not manifests: render it first (kubectl kustomize DIR > manifests.yaml) and import the output")
-	}
-	if strings.HasPrefix(api, "backstage.io/") || strings.HasPrefix(api, "firebreak/") {
-		return ynErr(p.file, line, "apiVersion %s is not Kubernetes (import it with --format %s)", api, strings.TrimSuffix(strings.Split(api, "/")[0], ".io"))
-	}
-	meta := ynGet(n, "metadata")
-	o := &k8sObj{kind: kind, api: api, line: line, n: n,
-		name: ynStr(ynGet(meta, "name")), ns: ynStr(ynGet(meta, "namespace")),
-		labels: p.b.strMap(ynGet(meta, "labels")), annots: p.b.strMap(ynGet(meta, "annotations"))}
-	p.frag.Report.Records++
-	if o.name == "" {
-		o.name = ynStr(ynGet(meta, "generateName")) // kubectl create objects
-	}
-	if o.name == "" {
-		p.frag.Report.Skip(p.file, line, fmt.Sprintf("%s without metadata.name", kind))
-		return nil
-	}
-	if modeled := k8sWorkloadKinds[kind] || kind == "Service" || kind == "NetworkPolicy" || kind == "Ingress"; modeled {
-		if d := ynDepth(n, p.lim.MaxDepth); d > p.lim.MaxDepth {
-			return fmt.Errorf("%s:%d: %w: %s nested deeper than %d levels", p.file, line, ErrTooLarge, kind, p.lim.MaxDepth)
-		}
-		// Unrendered templates that still parse as YAML ("name: '{{ .Values.x }}'").
-		skip := func(k string) bool { return k == "annotations" || k == "data" || k == "stringData" }
-		if t := p.b.findScalar(n, skip, func(s string) bool { return strings.Contains(s, "{{") }); t != nil {
-			return ynErr(p.file, t.Line, "unrendered Helm template (%s); render it first (helm template RELEASE CHART > manifests.yaml) and import the output", k8sClip(t.Value, 40))
-		}
-	}
-	if kind != "Namespace" && o.ns == "" && k8sNamespaced(kind) {
-		o.ns = "default"
-		p.noNS++
-	}
-	if kind == "Namespace" {
-		o.ns = o.name
-	}
-	p.objs = append(p.objs, o)
-	return nil
-}
-
-func k8sNamespaced(kind string) bool {
-	switch kind {
-	case "Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "CustomResourceDefinition", "IngressClass", "PriorityClass":
-		return false
-	}
-	return true
-}
-
-func k8sClip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // readConfig collects namespaces, ConfigMaps and Secrets (for env
@@ -296,7 +221,7 @@ func (p *k8sParser) readConfig() error {
 				p.namespaces[o.ns][k] = v
 			}
 			if _, ok := o.annots["net.beta.kubernetes.io/network-policy"]; ok {
-				p.notes.add("%s:%d: Namespace %s: the net.beta.kubernetes.io/network-policy annotation (beta default-deny) is ignored by Kubernetes since 1.7 and by this import: it denies nothing", p.file, o.line, o.name)
+				p.notes.add("%s:%d: Namespace %s: the net.beta.kubernetes.io/network-policy annotation (beta default-deny) is ignored by Kubernetes since 1.7 and by this import: it denies nothing", o.file, o.line, o.name)
 			}
 		case "ConfigMap":
 			p.configMaps[k8sKey{o.ns, o.name}] = p.b.strMap(ynGet(o.n, "data"))
@@ -316,19 +241,20 @@ func (p *k8sParser) readConfig() error {
 	return nil
 }
 
-// claimID reserves a node id, disambiguating a clash deterministically.
-func (p *k8sParser) claimID(id, what string, line int) string {
+// claimID reserves a node id for object o, disambiguating a clash
+// deterministically.
+func (p *k8sParser) claimID(id, what string, o *k8sObj) string {
 	if prev, taken := p.ids[id]; taken {
 		alt := id + "~" + strings.ToLower(strings.Fields(what)[0])
 		for i := 2; p.ids[alt] != ""; i++ {
 			alt = fmt.Sprintf("%s~%s%d", id, strings.ToLower(strings.Fields(what)[0]), i)
 		}
-		p.notes.add("%s:%d: %s would have id %s, already used by %s; it is %s", p.file, line, what, id, prev, alt)
+		p.notes.add("%s:%d: %s would have id %s, already used by %s; it is %s", o.file, o.line, what, id, prev, alt)
 		id = alt
 	}
 	if msg := k8sCheckID(id); msg != "" {
 		safe := safeNodeID(id)
-		p.notes.add("%s:%d: %s: id %q %s; it is %s", p.file, line, what, id, msg, safe)
+		p.notes.add("%s:%d: %s: id %q %s; it is %s", o.file, o.line, what, id, msg, safe)
 		id = safe
 	}
 	p.ids[id] = what
@@ -354,7 +280,7 @@ func k8sCheckID(id string) string {
 func (p *k8sParser) emitNodes() error {
 	for _, w := range p.workloads {
 		n := graph.Node{ID: w.id, Kind: w.kind, Labels: map[string]string{"namespace": w.obj.ns, "app": w.app, "k8s_kind": w.obj.kind},
-			Sources: []string{p.src}, Pos: graph.Pos{File: p.file, Line: w.obj.line}}
+			Sources: []string{Provenance("k8s", w.obj.file)}, Pos: w.obj.at(w.obj.line)}
 		var images []string
 		for _, c := range w.containers {
 			if !c.init && c.image != "" {
@@ -369,7 +295,7 @@ func (p *k8sParser) emitNodes() error {
 	}
 	for _, s := range p.services {
 		n := graph.Node{ID: s.id, Kind: graph.KindService, Labels: map[string]string{"namespace": s.obj.ns, "k8s_kind": "Service", "type": s.typ},
-			Sources: []string{p.src}, Pos: graph.Pos{File: p.file, Line: s.obj.line}}
+			Sources: []string{Provenance("k8s", s.obj.file)}, Pos: s.obj.at(s.obj.line)}
 		switch {
 		case s.typ == "ExternalName":
 			n.Kind = graph.KindSaaS
@@ -403,14 +329,15 @@ func (p *k8sParser) emitNodes() error {
 			if len(ports) == 0 && len(s.ports) > 0 {
 				continue
 			}
-			p.addEdge(s.id, w.id, ports, graph.DepHard, s.group(), ynLine(s.selNode, s.obj.line))
+			p.addEdge(s.id, w.id, ports, graph.DepHard, s.group(), s.obj.at(ynLine(s.selNode, s.obj.line)))
 		}
 	}
 	return nil
 }
 
-// addEdge adds or widens an edge of the fragment.
-func (p *k8sParser) addEdge(from, to string, ports []graph.PortRange, dep graph.Dependency, group string, line int) *graph.Edge {
+// addEdge adds or widens an edge of the fragment; at is the line that
+// declares it, in the file of the object that holds that line.
+func (p *k8sParser) addEdge(from, to string, ports []graph.PortRange, dep graph.Dependency, group string, at graph.Pos) *graph.Edge {
 	if from == to {
 		return nil
 	}
@@ -424,10 +351,13 @@ func (p *k8sParser) addEdge(from, to string, ports []graph.PortRange, dep graph.
 		} else {
 			e.Ports = nil
 		}
+		if src := Provenance("k8s", at.File); !slices.Contains(e.Sources, src) {
+			e.Sources = append(e.Sources, src)
+		}
 		return e
 	}
 	e := &graph.Edge{From: from, To: to, Ports: unionPorts(nil, ports), Dependency: dep, Group: group,
-		Sources: []string{p.src}, Pos: graph.Pos{File: p.file, Line: line}}
+		Sources: []string{Provenance("k8s", at.File)}, Pos: at}
 	p.edges[k] = e
 	return e
 }

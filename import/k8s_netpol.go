@@ -60,7 +60,7 @@ type k8sNPPort struct {
 
 func (p *k8sParser) readPolicy(o *k8sObj) *k8sPolicy {
 	spec := ynGet(o.n, "spec")
-	pol := &k8sPolicy{obj: o, sel: p.selector(ynGet(spec, "podSelector"))}
+	pol := &k8sPolicy{obj: o, sel: p.selector(o.file, ynGet(spec, "podSelector"))}
 	types := p.b.strList(ynGet(spec, "policyTypes"))
 	if len(types) == 0 {
 		pol.ingress, pol.egress = true, len(p.b.list(ynGet(spec, "egress"))) > 0
@@ -72,7 +72,7 @@ func (p *k8sParser) readPolicy(o *k8sObj) *k8sPolicy {
 		case "egress":
 			pol.egress = true
 		default:
-			p.notes.add("%s:%d: NetworkPolicy %s/%s: unknown policyType %q ignored", p.file, t.Line, o.ns, o.name, t.Value)
+			p.notes.add("%s:%d: NetworkPolicy %s/%s: unknown policyType %q ignored", o.file, t.Line, o.ns, o.name, t.Value)
 		}
 	}
 	rules := func(key, peerKey string) []*k8sRule {
@@ -84,10 +84,10 @@ func (p *k8sParser) readPolicy(o *k8sObj) *k8sPolicy {
 			for _, pn := range peers {
 				peer := &k8sPeer{line: ynLine(pn, r.line)}
 				if ynHas(pn, "podSelector") {
-					peer.pod = p.selector(ynGet(pn, "podSelector"))
+					peer.pod = p.selector(o.file, ynGet(pn, "podSelector"))
 				}
 				if ynHas(pn, "namespaceSelector") {
-					peer.ns = p.selector(ynGet(pn, "namespaceSelector"))
+					peer.ns = p.selector(o.file, ynGet(pn, "namespaceSelector"))
 				}
 				if ib := ynGet(pn, "ipBlock"); ib != nil {
 					peer.cidr = ynStr(ynGet(ib, "cidr"))
@@ -103,7 +103,7 @@ func (p *k8sParser) readPolicy(o *k8sObj) *k8sPolicy {
 			for _, pp := range p.b.list(ynGet(rn, "ports")) {
 				proto, ok := k8sProto(ynStr(ynGet(pp, "protocol")))
 				if !ok {
-					p.notes.add("%s:%d: NetworkPolicy %s/%s: protocol %s is not modelled (TCP and UDP only)", p.file, ynLine(pp, r.line), o.ns, o.name, ynStr(ynGet(pp, "protocol")))
+					p.notes.add("%s:%d: NetworkPolicy %s/%s: protocol %s is not modelled (TCP and UDP only)", o.file, ynLine(pp, r.line), o.ns, o.name, ynStr(ynGet(pp, "protocol")))
 					continue
 				}
 				np := k8sNPPort{proto: proto, port: ynStr(ynGet(pp, "port"))}
@@ -154,7 +154,7 @@ func (p *k8sParser) rulePorts(pol *k8sPolicy, r *k8sRule, dst *k8sWorkload) k8sP
 			if cp, ok := dst.namedPort(np.port, np.proto); ok {
 				out = append(out, graph.PortRange{Proto: cp.proto, Lo: cp.port, Hi: cp.port})
 			} else {
-				p.notes.add("%s:%d: NetworkPolicy %s/%s names port %q, which %s does not declare: it allows nothing there", p.file, r.line, pol.obj.ns, pol.obj.name, np.port, dst.id)
+				p.notes.add("%s:%d: NetworkPolicy %s/%s names port %q, which %s does not declare: it allows nothing there", pol.obj.file, r.line, pol.obj.ns, pol.obj.name, np.port, dst.id)
 			}
 		}
 	}
@@ -206,7 +206,7 @@ func (p *k8sParser) readPolicies() error {
 		}
 	}
 	if len(p.policies) > 0 && len(p.workloads) == 0 {
-		p.notes.add("%d NetworkPolicies but no workloads in this input: their selectors cannot be resolved; import the policies together with the manifests (one file, or the files concatenated)", len(p.policies))
+		p.notes.add("%d NetworkPolicies but no workloads in this input: their selectors cannot be resolved; import the policies together with the manifests (in the same import)", len(p.policies))
 		return nil
 	}
 	for _, pol := range p.policies {
@@ -223,7 +223,7 @@ func (p *k8sParser) readPolicies() error {
 			}
 		}
 		if len(pol.selected) == 0 {
-			p.unresolved.add("%s:%d: NetworkPolicy %s/%s: podSelector %s matches no workload in namespace %s in this input (the policy protects nothing)", p.file, o.line, o.ns, o.name, pol.sel, o.ns)
+			p.unresolved.add("%s:%d: NetworkPolicy %s/%s: podSelector %s matches no workload in namespace %s in this input (the policy protects nothing)", o.file, o.line, o.ns, o.name, pol.sel, o.ns)
 			continue
 		}
 		for _, dir := range []struct {
@@ -231,11 +231,11 @@ func (p *k8sParser) readPolicies() error {
 			name, via string
 		}{{pol.in, "ingress", "from"}, {pol.out, "egress", "to"}} {
 			if (dir.name == "ingress" && pol.ingress || dir.name == "egress" && pol.egress) && len(dir.rules) == 0 {
-				p.notes.add("%s:%d: NetworkPolicy %s/%s denies all %s of %s (no rules)", p.file, o.line, o.ns, o.name, dir.name, k8sIDs(pol.selected))
+				p.notes.add("%s:%d: NetworkPolicy %s/%s denies all %s of %s (no rules)", o.file, o.line, o.ns, o.name, dir.name, k8sIDs(pol.selected))
 			}
 			for _, r := range dir.rules {
 				if r.all {
-					p.notes.add("%s:%d: NetworkPolicy %s/%s: %s of %s open to every peer on %s (no edges: no peer named)", p.file, r.line, o.ns, o.name, dir.name, k8sIDs(pol.selected), p.rulePortsText(pol, r))
+					p.notes.add("%s:%d: NetworkPolicy %s/%s: %s of %s open to every peer on %s (no edges: no peer named)", o.file, r.line, o.ns, o.name, dir.name, k8sIDs(pol.selected), p.rulePortsText(pol, r))
 				}
 				for _, peer := range r.peers {
 					p.checkPeer(pol, r, peer, dir.name, dir.via)
@@ -277,11 +277,11 @@ func (p *k8sParser) checkPeer(pol *k8sPolicy, r *k8sRule, peer *k8sPeer, dir, vi
 		if len(peer.except) > 0 {
 			ex = " except " + strings.Join(peer.except, " ")
 		}
-		p.notes.add("%s:%d: NetworkPolicy %s/%s: %s %s ipBlock %s%s on %s: addresses, not workloads (no edge)", p.file, peer.line, o.ns, o.name, dir, via, peer.cidr, ex, p.rulePortsText(pol, r))
+		p.notes.add("%s:%d: NetworkPolicy %s/%s: %s %s ipBlock %s%s on %s: addresses, not workloads (no edge)", o.file, peer.line, o.ns, o.name, dir, via, peer.cidr, ex, p.rulePortsText(pol, r))
 		return
 	}
 	if peer.pod == nil && peer.ns == nil {
-		p.notes.add("%s:%d: NetworkPolicy %s/%s: an empty %s peer selects nothing", p.file, peer.line, o.ns, o.name, dir)
+		p.notes.add("%s:%d: NetworkPolicy %s/%s: an empty %s peer selects nothing", o.file, peer.line, o.ns, o.name, dir)
 		return
 	}
 	if peer.ns != nil {
@@ -290,7 +290,7 @@ func (p *k8sParser) checkPeer(pol *k8sPolicy, r *k8sRule, peer *k8sPeer, dir, vi
 			found = found || peer.ns.matches(p.namespaces[ns])
 		}
 		if !found {
-			p.unresolved.add("%s:%d: NetworkPolicy %s/%s: %s %s namespaceSelector %s matches no namespace in this input", p.file, peer.line, o.ns, o.name, dir, via, peer.ns)
+			p.unresolved.add("%s:%d: NetworkPolicy %s/%s: %s %s namespaceSelector %s matches no namespace in this input", o.file, peer.line, o.ns, o.name, dir, via, peer.ns)
 			return
 		}
 	}
@@ -305,17 +305,17 @@ func (p *k8sParser) checkPeer(pol *k8sPolicy, r *k8sRule, peer *k8sPeer, dir, vi
 	} else if peer.ns != nil {
 		what += " in namespaceSelector " + peer.ns.String()
 	}
-	p.unresolved.add("%s:%d: NetworkPolicy %s/%s: %s %s %s matches no workload in this input", p.file, peer.line, o.ns, o.name, dir, via, what)
+	p.unresolved.add("%s:%d: NetworkPolicy %s/%s: %s %s %s matches no workload in this input", o.file, peer.line, o.ns, o.name, dir, via, what)
 }
 
 // policyEdges adds the reachability edges of the pairs rules name.
 func (p *k8sParser) policyEdges() {
-	cand := map[graph.EdgeKey]int{}
+	cand := map[graph.EdgeKey]graph.Pos{}
 	pairs := map[graph.EdgeKey][2]*k8sWorkload{}
-	addCand := func(src, dst *k8sWorkload, line int) {
+	addCand := func(src, dst *k8sWorkload, at graph.Pos) {
 		k := graph.EdgeKey{From: src.id, To: dst.id}
 		if _, ok := cand[k]; !ok && src != dst {
-			cand[k] = line
+			cand[k] = at
 			pairs[k] = [2]*k8sWorkload{src, dst}
 		}
 	}
@@ -325,7 +325,7 @@ func (p *k8sParser) policyEdges() {
 				for _, src := range p.workloads {
 					if p.peerMatches(pol, peer, src) {
 						for _, dst := range pol.selected {
-							addCand(src, dst, peer.line)
+							addCand(src, dst, pol.obj.at(peer.line))
 						}
 					}
 				}
@@ -336,7 +336,7 @@ func (p *k8sParser) policyEdges() {
 				for _, dst := range p.workloads {
 					if p.peerMatches(pol, peer, dst) {
 						for _, src := range pol.selected {
-							addCand(src, dst, peer.line)
+							addCand(src, dst, pol.obj.at(peer.line))
 						}
 					}
 				}
@@ -389,9 +389,9 @@ func (p *k8sParser) checkDenied() {
 		got := k8sIntersect(p.allowed(why.from, why.to), need)
 		switch {
 		case got.empty():
-			p.notes.add("%s:%d: NetworkPolicies deny the declared dependency %s → %s on %s (%s): the edge is kept, the connection would fail", p.file, why.line, why.from.id, why.to.id, need, why.what)
+			p.notes.add("%s:%d: NetworkPolicies deny the declared dependency %s → %s on %s (%s): the edge is kept, the connection would fail", why.at.File, why.at.Line, why.from.id, why.to.id, need, why.what)
 		case got.String() != need.String():
-			p.notes.add("%s:%d: NetworkPolicies allow %s → %s only on %s of %s (%s)", p.file, why.line, why.from.id, why.to.id, got, need, why.what)
+			p.notes.add("%s:%d: NetworkPolicies allow %s → %s only on %s of %s (%s)", why.at.File, why.at.Line, why.from.id, why.to.id, got, need, why.what)
 		}
 	}
 }

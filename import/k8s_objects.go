@@ -158,7 +158,7 @@ func (p *k8sParser) readWorkloads() error {
 		w.app = k8sAppLabel(w.podLabels, k8sAppLabel(o.labels, name))
 		spec := ynGet(tmpl, "spec")
 		if spec == nil {
-			p.frag.Report.Skip(p.file, o.line, fmt.Sprintf("%s has no pod template spec", o.ref()))
+			p.frag.Report.Skip(o.file, o.line, fmt.Sprintf("%s has no pod template spec", o.ref()))
 		}
 		for _, key := range []string{"initContainers", "containers"} {
 			for _, cn := range p.b.list(ynGet(spec, key)) {
@@ -167,7 +167,7 @@ func (p *k8sParser) readWorkloads() error {
 					port, ok := k8sPortNum(ynStr(ynGet(pn, "containerPort")))
 					proto, pok := k8sProto(ynStr(ynGet(pn, "protocol")))
 					if !ok || !pok {
-						p.frag.Report.Skip(p.file, ynLine(pn, o.line), fmt.Sprintf("%s container %s: port %q/%s not read (want 1-65535 on TCP or UDP)",
+						p.frag.Report.Skip(o.file, ynLine(pn, o.line), fmt.Sprintf("%s container %s: port %q/%s not read (want 1-65535 on TCP or UDP)",
 							o.ref(), c.name, ynStr(ynGet(pn, "containerPort")), ynStr(ynGet(pn, "protocol"))))
 						continue
 					}
@@ -179,7 +179,7 @@ func (p *k8sParser) readWorkloads() error {
 				w.containers = append(w.containers, c)
 			}
 		}
-		w.id = p.claimID(name+"."+o.ns, o.kind+" "+o.ns+"/"+name, o.line)
+		w.id = p.claimID(name+"."+o.ns, o.kind+" "+o.ns+"/"+name, o)
 		p.workloads = append(p.workloads, w)
 	}
 	if folded > 0 {
@@ -246,18 +246,18 @@ func (p *k8sParser) readServices() error {
 			port, ok := k8sPortNum(ynStr(ynGet(pn, "port")))
 			proto, pok := k8sProto(ynStr(ynGet(pn, "protocol")))
 			if !ok || !pok {
-				p.frag.Report.Skip(p.file, ynLine(pn, o.line), fmt.Sprintf("%s: port %q/%s not read (want 1-65535 on TCP or UDP)", o.ref(), ynStr(ynGet(pn, "port")), ynStr(ynGet(pn, "protocol"))))
+				p.frag.Report.Skip(o.file, ynLine(pn, o.line), fmt.Sprintf("%s: port %q/%s not read (want 1-65535 on TCP or UDP)", o.ref(), ynStr(ynGet(pn, "port")), ynStr(ynGet(pn, "protocol"))))
 				continue
 			}
 			sp := k8sSvcPort{name: ynStr(ynGet(pn, "name")), target: ynStr(ynGet(pn, "targetPort")), port: port, proto: proto, line: ynLine(pn, o.line)}
 			sp.nodePort, _ = k8sPortNum(ynStr(ynGet(pn, "nodePort")))
 			s.ports = append(s.ports, sp)
 		}
-		s.id = p.claimID(o.name+"."+o.ns+".svc", "Service "+o.ns+"/"+o.name, o.line)
+		s.id = p.claimID(o.name+"."+o.ns+".svc", "Service "+o.ns+"/"+o.name, o)
 		switch {
 		case s.typ == "ExternalName":
 		case len(s.selector) == 0:
-			p.notes.add("%s:%d: Service %s/%s has no selector: its endpoints are managed outside these manifests; references end at the Service node", p.file, o.line, o.ns, o.name)
+			p.notes.add("%s:%d: Service %s/%s has no selector: its endpoints are managed outside these manifests; references end at the Service node", o.file, o.line, o.ns, o.name)
 		default:
 			for _, w := range p.workloads {
 				if w.obj.ns == o.ns && k8sLabelsMatch(s.selector, w.podLabels) {
@@ -265,7 +265,7 @@ func (p *k8sParser) readServices() error {
 				}
 			}
 			if len(s.backends) == 0 {
-				p.unresolved.add("%s:%d: Service %s/%s: selector %s matches no workload in this input", p.file, ynLine(s.selNode, o.line), o.ns, o.name, k8sLabelString(s.selector))
+				p.unresolved.add("%s:%d: Service %s/%s: selector %s matches no workload in this input", o.file, ynLine(s.selNode, o.line), o.ns, o.name, k8sLabelString(s.selector))
 			}
 		}
 		p.services = append(p.services, s)
@@ -306,7 +306,7 @@ func (p *k8sParser) targetPort(s *k8sService, sp k8sSvcPort, w *k8sWorkload, lin
 	if cp, ok := w.namedPort(sp.target, sp.proto); ok {
 		return graph.PortRange{Proto: cp.proto, Lo: cp.port, Hi: cp.port}, true
 	}
-	p.unresolved.add("%s:%d: Service %s/%s port %d: targetPort %q is not a named %s port of %s", p.file, sp.line, s.obj.ns, s.obj.name, sp.port, sp.target, sp.proto, w.id)
+	p.unresolved.add("%s:%d: Service %s/%s port %d: targetPort %q is not a named %s port of %s", s.obj.file, sp.line, s.obj.ns, s.obj.name, sp.port, sp.target, sp.proto, w.id)
 	return graph.PortRange{}, false
 }
 
@@ -317,9 +317,9 @@ func (p *k8sParser) readIngresses() error {
 		if o.kind != "Ingress" {
 			continue
 		}
-		id := p.claimID(o.name+"."+o.ns+".ingress", "Ingress "+o.ns+"/"+o.name, o.line)
+		id := p.claimID(o.name+"."+o.ns+".ingress", "Ingress "+o.ns+"/"+o.name, o)
 		n := graph.Node{ID: id, Kind: graph.KindGateway, Labels: map[string]string{"namespace": o.ns, "k8s_kind": "Ingress"},
-			Sources: []string{p.src}, Pos: graph.Pos{File: p.file, Line: o.line}}
+			Sources: []string{Provenance("k8s", o.file)}, Pos: o.at(o.line)}
 		spec := ynGet(o.n, "spec")
 		if cls := ynStr(ynGet(spec, "ingressClassName")); cls != "" {
 			n.Labels["class"] = cls
@@ -358,7 +358,7 @@ func (p *k8sParser) readIngresses() error {
 			if name == "" {
 				continue
 			}
-			ref := k8sRef{fromID: id, ns: o.ns, what: "Ingress " + o.ns + "/" + o.name + " backend", line: ynLine(b, o.line),
+			ref := k8sRef{fromID: id, file: o.file, ns: o.ns, what: "Ingress " + o.ns + "/" + o.name + " backend", line: ynLine(b, o.line),
 				host: name, explicit: true}
 			if n, ok := k8sPortNum(portStr); ok {
 				ref.port = n

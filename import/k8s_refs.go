@@ -18,6 +18,7 @@ import (
 // configuration.
 type k8sRef struct {
 	fromID   string
+	file     string       // the file of the object holding the reference
 	wl       *k8sWorkload // nil for Ingress backends
 	ns       string       // namespace short names resolve in
 	what     string       // "frontend.shop env CART_ADDR"
@@ -35,7 +36,7 @@ type k8sEdgeWhy struct {
 	from, to *k8sWorkload
 	ports    []graph.PortRange
 	what     string
-	line     int
+	at       graph.Pos
 }
 
 // k8sAddr is an address in a value.
@@ -93,7 +94,7 @@ func (p *k8sParser) containerEnv(w *k8sWorkload, c *k8sContainer) []k8sVar {
 			data, ok := src.data[k8sKey{ns, name}]
 			if !ok {
 				if ynStr(ynGet(ref, "optional")) != "true" {
-					p.notes.add("%s:%d: %s envFrom %s %s/%s is not in this input: addresses it may hold are unknown", p.file, ynLine(ref, w.obj.line), w.id, src.kind, ns, name)
+					p.notes.add("%s:%d: %s envFrom %s %s/%s is not in this input: addresses it may hold are unknown", w.obj.file, ynLine(ref, w.obj.line), w.id, src.kind, ns, name)
 				}
 				continue
 			}
@@ -123,7 +124,7 @@ func (p *k8sParser) containerEnv(w *k8sWorkload, c *k8sContainer) []k8sVar {
 				val, kok := data[key]
 				if !ok || !kok {
 					if ynStr(ynGet(ref, "optional")) != "true" {
-						p.notes.add("%s:%d: %s env %s: %s %s/%s key %s is not in this input: the address it may hold is unknown", p.file, v.line, w.id, name, src.kind, ns, cm, key)
+						p.notes.add("%s:%d: %s env %s: %s %s/%s key %s is not in this input: the address it may hold is unknown", w.obj.file, v.line, w.id, name, src.kind, ns, cm, key)
 					}
 					continue
 				}
@@ -160,7 +161,7 @@ func (p *k8sParser) readReferences() error {
 					if !a.explicit && a.port == 0 {
 						a.port = k8sPairPort(v.name, final)
 					}
-					p.resolve(k8sRef{fromID: w.id, wl: w, ns: w.obj.ns, what: fmt.Sprintf("%s %s %s", w.id, role, v.what),
+					p.resolve(k8sRef{fromID: w.id, file: w.obj.file, wl: w, ns: w.obj.ns, what: fmt.Sprintf("%s %s %s", w.id, role, v.what),
 						line: v.line, host: a.host, port: a.port, scheme: a.scheme, explicit: a.explicit || a.port != 0})
 				}
 			}
@@ -181,7 +182,7 @@ func (p *k8sParser) readReferences() error {
 						if hint != "" {
 							label = key + " " + hint
 						}
-						p.resolve(k8sRef{fromID: w.id, wl: w, ns: w.obj.ns, what: fmt.Sprintf("%s %s %s", w.id, role, label),
+						p.resolve(k8sRef{fromID: w.id, file: w.obj.file, wl: w, ns: w.obj.ns, what: fmt.Sprintf("%s %s %s", w.id, role, label),
 							line: tn.Line, host: a.host, port: a.port, scheme: a.scheme, explicit: a.explicit})
 					}
 				}
@@ -223,7 +224,7 @@ func (p *k8sParser) resolve(r k8sRef) {
 			p.toService(r, s)
 			return
 		}
-		p.external.add("%s:%d: %s → %s: an address outside this input (no node invented)", p.file, r.line, r.what, r.target())
+		p.external.add("%s:%d: %s → %s: an address outside this input (no node invented)", r.file, r.line, r.what, r.target())
 		return
 	}
 	parts := strings.Split(host, ".")
@@ -239,13 +240,13 @@ func (p *k8sParser) resolve(r k8sRef) {
 		name, ns = parts[0], parts[1]
 	default:
 		if r.explicit {
-			p.external.add("%s:%d: %s → %s: an address outside this input (no node invented)", p.file, r.line, r.what, r.target())
+			p.external.add("%s:%d: %s → %s: an address outside this input (no node invented)", r.file, r.line, r.what, r.target())
 		}
 		return
 	}
 	s := p.svcByKey[k8sKey{ns, name}]
 	if s == nil {
-		p.unresolved.add("%s:%d: %s → %s: no Service %s in namespace %s in this input (no node invented)", p.file, r.line, r.what, r.target(), name, ns)
+		p.unresolved.add("%s:%d: %s → %s: no Service %s in namespace %s in this input (no node invented)", r.file, r.line, r.what, r.target(), name, ns)
 		return
 	}
 	p.toService(r, s)
@@ -275,7 +276,7 @@ func (p *k8sParser) toService(r k8sRef, s *k8sService) {
 	direct := len(s.ports) == 0
 	if len(sps) == 0 && (r.port != 0 || r.portName != "") {
 		if r.port == 0 || !(s.headless || s.typ == "ExternalName") {
-			p.unresolved.add("%s:%d: %s → %s: Service %s/%s has no port %s (no edge)", p.file, r.line, r.what, r.target(), s.obj.ns, s.obj.name, strings.TrimPrefix(r.target(), r.host+":"))
+			p.unresolved.add("%s:%d: %s → %s: Service %s/%s has no port %s (no edge)", r.file, r.line, r.what, r.target(), s.obj.ns, s.obj.name, strings.TrimPrefix(r.target(), r.host+":"))
 			return
 		}
 		direct = true
@@ -290,7 +291,7 @@ func (p *k8sParser) toService(r k8sRef, s *k8sService) {
 				ports = append(ports, graph.PortRange{Proto: sp.proto, Lo: sp.port, Hi: sp.port})
 			}
 		}
-		p.addEdge(r.fromID, s.id, ports, graph.DepHard, "", r.line)
+		p.addEdge(r.fromID, s.id, ports, graph.DepHard, "", graph.Pos{File: r.file, Line: r.line})
 		return
 	}
 	for _, w := range s.backends {
@@ -309,13 +310,13 @@ func (p *k8sParser) toService(r k8sRef, s *k8sService) {
 				continue
 			}
 		}
-		e := p.addEdge(r.fromID, w.id, ports, graph.DepHard, s.group(), r.line)
+		e := p.addEdge(r.fromID, w.id, ports, graph.DepHard, s.group(), graph.Pos{File: r.file, Line: r.line})
 		if e != nil && r.wl != nil {
 			k := e.Key()
 			if why := p.envEdges[k]; why != nil {
 				why.ports = unionPorts(why.ports, ports)
 			} else {
-				p.envEdges[k] = &k8sEdgeWhy{from: r.wl, to: w, ports: ports, what: r.what, line: r.line}
+				p.envEdges[k] = &k8sEdgeWhy{from: r.wl, to: w, ports: ports, what: r.what, at: graph.Pos{File: r.file, Line: r.line}}
 			}
 		}
 	}

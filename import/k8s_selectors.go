@@ -87,8 +87,9 @@ func k8sIntersect(a, b k8sPorts) k8sPorts {
 	return k8sPorts{r: k8sNormalize(out)}
 }
 
-// selector reads a LabelSelector; a present but empty one matches all.
-func (p *k8sParser) selector(n *yaml.Node) *k8sSelector {
+// selector reads a LabelSelector of file; a present but empty one matches
+// all.
+func (p *k8sParser) selector(file string, n *yaml.Node) *k8sSelector {
 	s := &k8sSelector{match: p.b.strMap(ynGet(n, "matchLabels"))}
 	for _, e := range p.b.list(ynGet(n, "matchExpressions")) {
 		x := k8sExpr{key: ynStr(ynGet(e, "key")), op: ynStr(ynGet(e, "operator"))}
@@ -98,7 +99,7 @@ func (p *k8sParser) selector(n *yaml.Node) *k8sSelector {
 		switch x.op {
 		case "In", "NotIn", "Exists", "DoesNotExist":
 		default:
-			p.notes.add("%s:%d: selector operator %q is not In, NotIn, Exists or DoesNotExist: the selector matches nothing", p.file, ynLine(e, 0), x.op)
+			p.notes.add("%s:%d: selector operator %q is not In, NotIn, Exists or DoesNotExist: the selector matches nothing", file, ynLine(e, 0), x.op)
 			s.bad = true
 		}
 		s.exprs = append(s.exprs, x)

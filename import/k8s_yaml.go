@@ -31,6 +31,9 @@ type ynBudget struct {
 
 func newYNBudget(size int) *ynBudget { return &ynBudget{left: 1_000_000 + 16*size} }
 
+// add grows the budget for another input of size bytes (ParseMany).
+func (b *ynBudget) add(size int) { b.left += 16 * size }
+
 // ynDoc is one YAML document with the line it starts on.
 type ynDoc struct {
 	root *yaml.Node // the document's content (never a DocumentNode)
@@ -308,6 +311,37 @@ func (b *ynBudget) findScalar(root *yaml.Node, skip func(key string) bool, match
 		}
 	}
 	return nil
+}
+
+// same reports whether two subtrees are written the same, ignoring lines,
+// comments and quoting (an object repeated in two files). Aliases are
+// followed; the walk is iterative and charged to the budget.
+func (b *ynBudget) same(x, y *yaml.Node) bool {
+	type pair struct{ x, y *yaml.Node }
+	stack := []pair{{x, y}}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		u, v := ynResolve(p.x), ynResolve(p.y)
+		if u == nil || v == nil {
+			if u != v {
+				return false
+			}
+			continue
+		}
+		if b.left--; b.left < 0 {
+			b.over = true
+			return false
+		}
+		if u.Kind != v.Kind || len(u.Content) != len(v.Content) ||
+			(u.Kind == yaml.ScalarNode && (u.Value != v.Value || u.ShortTag() != v.ShortTag())) {
+			return false
+		}
+		for i := range u.Content {
+			stack = append(stack, pair{u.Content[i], v.Content[i]})
+		}
+	}
+	return true
 }
 
 // ynRecover turns a panic in a parser (a bug, never expected) into an

@@ -68,7 +68,7 @@ func nfdumpHeader(line []byte) (nfdumpColumns, bool) {
 }
 
 func detectNfdump(_ string, head []byte) bool {
-	lines := headLines(flowHead(head), 1)
+	lines := headLines(head, 1)
 	if len(lines) == 0 {
 		return false
 	}
@@ -92,10 +92,7 @@ func parseNfdump(ctx context.Context, in Input, c *Context) (*Fragment, error) {
 
 // parseNfdumpIn parses with timestamps read in loc.
 func parseNfdumpIn(ctx context.Context, in Input, c *Context, loc *time.Location) (*Fragment, error) {
-	fp, err := newFlowParse(ctx, "nfdump", in, c)
-	if err != nil {
-		return nil, err
-	}
+	fp := newFlowParse(ctx, "nfdump", in, c)
 	p := &nfdumpParser{flowParse: fp, loc: loc}
 	for {
 		line, ok := p.next()

@@ -76,12 +76,53 @@ func TestRealdataDetectsAndImports(t *testing.T) {
 	}
 }
 
-func importOne(path string) error {
-	f, err := Open(path, "")
+// TestRealdataFoldersTogether imports each sample folder in one go, as
+// `firebreak import DIR/*` does: formats with ParseMany read all their files
+// together (references cross files), the others one by one, and the result
+// must merge, validate and compile. The samples that must fail are left out.
+func TestRealdataFoldersTogether(t *testing.T) {
+	dir := realdataDir(t)
+	folders, err := os.ReadDir(dir)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	frags, err := ParseAll(context.Background(), []File{f}, nil, false)
+	for _, folder := range folders {
+		if !folder.IsDir() {
+			continue
+		}
+		t.Run(folder.Name(), func(t *testing.T) {
+			var paths []string
+			err := filepath.WalkDir(filepath.Join(dir, folder.Name()), func(p string, d fs.DirEntry, err error) error {
+				rel, _ := filepath.Rel(dir, p)
+				if _, fails := realdataErrors[filepath.ToSlash(rel)]; err == nil && !d.IsDir() && d.Name() != "SOURCE.md" && !fails {
+					paths = append(paths, p)
+				}
+				return err
+			})
+			if err != nil || len(paths) == 0 {
+				t.Fatalf("%d samples, %v", len(paths), err)
+			}
+			if err := importAll(paths...); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func importOne(path string) error { return importAll(path) }
+
+// importAll is `firebreak import PATH…`: detect, parse, merge, validate,
+// compile.
+func importAll(paths ...string) error {
+	var files []File
+	for _, p := range paths {
+		f, err := Open(p, "")
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+	}
+	frags, err := ParseAll(context.Background(), files, nil, false)
 	if err != nil {
 		return err
 	}

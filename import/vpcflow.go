@@ -18,10 +18,11 @@ import (
 // with "version" and may name fields newer than this importer. It may appear
 // again mid-stream (concatenated files) and applies from there on. Without
 // a header the default v2 order is assumed. CloudWatch Logs exports wrap each
-// record as {"message": "..."}; S3 files are gzipped. NODATA and SKIPDATA
-// lines are not flows. pkt-srcaddr/pkt-dstaddr, when present, are the real
-// ends behind a NAT gateway, transit gateway or EKS pod networking; tcp-flags
-// tell the initiator (SYN from the client, SYN-ACK from the server).
+// record as {"message": "..."}; S3 files are gzipped (the core decompresses
+// them). NODATA and SKIPDATA lines are not flows. pkt-srcaddr/pkt-dstaddr,
+// when present, are the real ends behind a NAT gateway, transit gateway or
+// EKS pod networking; tcp-flags tell the initiator (SYN from the client,
+// SYN-ACK from the server).
 var vpcFlowFormat = Format{Name: "vpcflow", Detect: detectVPCFlow, Parse: parseVPCFlow, Flow: true}
 
 // vpcFields are the field names AWS documents (versions 2 to 8). A header
@@ -165,7 +166,6 @@ func (e cloudWatchEvent) messages() []string {
 }
 
 func detectVPCFlow(_ string, head []byte) bool {
-	head = flowHead(head)
 	lines := headLines(head, 3)
 	if h := trimHead(head); len(h) > 0 && h[0] == '{' {
 		// CloudWatch Logs JSON. A subscription batch can be longer than the
@@ -228,10 +228,7 @@ type vpcParser struct {
 }
 
 func parseVPCFlow(ctx context.Context, in Input, c *Context) (*Fragment, error) {
-	fp, err := newFlowParse(ctx, "vpcflow", in, c)
-	if err != nil {
-		return nil, err
-	}
+	fp := newFlowParse(ctx, "vpcflow", in, c)
 	p := &vpcParser{flowParse: fp}
 	p.cols, _ = vpcColumnsOf(vpcDefault, false)
 	for {

@@ -90,7 +90,7 @@ func zeekDirective(line []byte, sep byte) (key, rest []byte) {
 }
 
 func detectZeek(_ string, head []byte) bool {
-	lines := headLines(flowHead(head), 40)
+	lines := headLines(head, 40)
 	if len(lines) == 0 {
 		return false
 	}
@@ -166,10 +166,7 @@ type zeekParser struct {
 }
 
 func parseZeek(ctx context.Context, in Input, c *Context) (*Fragment, error) {
-	fp, err := newFlowParse(ctx, "zeek", in, c)
-	if err != nil {
-		return nil, err
-	}
+	fp := newFlowParse(ctx, "zeek", in, c)
 	p := &zeekParser{flowParse: fp, sep: '\t', unset: []byte("-"), empty: []byte("(empty)")}
 	for {
 		line, ok := p.next()
