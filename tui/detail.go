@@ -48,14 +48,17 @@ func nodeDetail(n *graph.Node, pos int32, m mark, out *outcome) string {
 	if n.RunsOn != "" {
 		parts = append(parts, "runs on "+n.RunsOn)
 	}
-	if len(n.Sources) > 0 {
-		parts = append(parts, "sources: "+strings.Join(n.Sources, ", "))
-	}
+	// What happened to the node matters more during an incident than where
+	// its record came from, so its state comes before its provenance (the
+	// line is cut at the terminal's width; e shows every source in full).
 	if m != 0 {
 		parts = append(parts, "marked "+markWords(m))
 	}
 	if st := nodeState(pos, out); st != "" {
 		parts = append(parts, st)
+	}
+	if len(n.Sources) > 0 {
+		parts = append(parts, "sources: "+strings.Join(n.Sources, ", "))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -322,5 +322,5 @@ func TestNodeDetail(t *testing.T) {
 	m = update(t, pick(t, m, "api"), keys("i")...)
 	equal(t, "api", m.nodes.Detail(), "api · service · marked quarantined · down (quarantined)")
 	equal(t, "web1", pick(t, m, "web1").nodes.Detail(),
-		"web1 · host · 10.0.1.1, 10.0.9.0/24 · sources: nmap, k8s · compromised at hop 1, down: hard dependency down ← api")
+		"web1 · host · 10.0.1.1, 10.0.9.0/24 · compromised at hop 1, down: hard dependency down ← api · sources: nmap, k8s")
 }

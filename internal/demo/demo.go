@@ -55,6 +55,14 @@ func Model() (*graph.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	// Provenance as an import of the written-out files would record it, so
+	// the TUI's details show where each node and edge came from.
+	for i := range m.Nodes {
+		m.Nodes[i].Sources = []string{"native:demo/topology.yaml"}
+	}
+	for i := range m.Edges {
+		m.Edges[i].Sources = []string{"native:demo/topology.yaml"}
+	}
 	return m, nil
 }
 
