@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/firebreak/firebreak/graph"
 )
@@ -50,16 +51,11 @@ func buildLab(ctx context.Context, st *LabState) error {
 	if err := CreateNetNS(st.LabNetNS); err != nil {
 		return fmt.Errorf("lab %s: %w", st.Name, err)
 	}
-	labNS, err := OpenNetNS(st.LabNetNS)
+	_, lab, closeLab, err := netlinkIn(st.LabNetNS)
 	if err != nil {
 		return err
 	}
-	defer labNS.Close()
-	lab, err := netlink.NewHandleAt(labNS)
-	if err != nil {
-		return fmt.Errorf("lab %s: netlink: %w", st.LabNetNS, err)
-	}
-	defer lab.Close()
+	defer closeLab()
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: labBridge}}
 	if err := lab.LinkAdd(br); err != nil {
 		return fmt.Errorf("lab %s: bridge: %w", st.LabNetNS, err)
@@ -89,16 +85,11 @@ func buildEndpoint(lab *netlink.Handle, bridge int, id string, n LabNode) error 
 	if err := CreateNetNS(n.NetNS); err != nil {
 		return err
 	}
-	ns, err := OpenNetNS(n.NetNS)
+	ns, h, closeNS, err := netlinkIn(n.NetNS)
 	if err != nil {
 		return err
 	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netns %s: netlink: %w", n.NetNS, err)
-	}
-	defer h.Close()
+	defer closeNS()
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: n.Link, MasterIndex: bridge},
 		PeerName:      labNodeLink,
@@ -159,16 +150,11 @@ func LabSetLink(st *LabState, id string, up bool) error {
 	if !ok || n.Endpoint != id {
 		return fmt.Errorf("lab %s: %q is not an endpoint of the lab", st.Name, id)
 	}
-	ns, err := OpenNetNS(n.NetNS)
+	_, h, closeNS, err := netlinkIn(n.NetNS)
 	if err != nil {
 		return err
 	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netns %s: netlink: %w", n.NetNS, err)
-	}
-	defer h.Close()
+	defer closeNS()
 	eth, err := h.LinkByName(labNodeLink)
 	if err != nil {
 		return fmt.Errorf("netns %s: %w", n.NetNS, err)
@@ -306,4 +292,19 @@ func isLabServer(pid int, name string) bool {
 		}
 	}
 	return lab && serve && named
+}
+
+// netlinkIn opens a named namespace and a netlink handle inside it; the
+// returned function closes both.
+func netlinkIn(name string) (netns.NsHandle, *netlink.Handle, func(), error) {
+	ns, err := OpenNetNS(name)
+	if err != nil {
+		return ns, nil, nil, err
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return ns, nil, nil, fmt.Errorf("netns %s: netlink: %w", name, err)
+	}
+	return ns, h, func() { h.Close(); ns.Close() }, nil
 }

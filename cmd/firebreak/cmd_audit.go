@@ -48,15 +48,11 @@ func (a *app) auditLogCmd() *cobra.Command {
 				}
 				f.Since = t
 			}
-			ws, err := a.workspace()
+			audit, done, err := a.openAudit()
 			if err != nil {
 				return err
 			}
-			defer ws.Close()
-			audit, err := contain.OpenAudit(ws)
-			if err != nil {
-				return err
-			}
+			defer done()
 			recs, err := audit.List(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -98,15 +94,11 @@ hash this prints somewhere else (the incident ticket), and later check with
 "firebreak audit log --json" that the record with that seq still has that hash.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ws, err := a.workspace()
+			audit, done, err := a.openAudit()
 			if err != nil {
 				return err
 			}
-			defer ws.Close()
-			audit, err := contain.OpenAudit(ws)
-			if err != nil {
-				return err
-			}
+			defer done()
 			head, err := audit.VerifyHead(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("workspace %s: %w", a.cfg.Workspace, err)
@@ -150,4 +142,18 @@ func cell(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// openAudit opens the workspace's audit log; done closes the workspace.
+func (a *app) openAudit() (*contain.Audit, func(), error) {
+	ws, err := a.workspace()
+	if err != nil {
+		return nil, nil, err
+	}
+	audit, err := contain.OpenAudit(ws)
+	if err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	return audit, func() { ws.Close() }, nil
 }

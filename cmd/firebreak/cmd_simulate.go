@@ -97,15 +97,11 @@ spread and adds per-node, per-crown-jewel and per-journey probabilities.`,
 // auditSimulation appends a simulation run on an incident to the audit log:
 // the scenario asked and what it predicted.
 func (a *app) auditSimulation(cmd *cobra.Command, rev int64, sc simulate.Scenario, trials int, seed uint64, incident, reason string, rep simulate.Report) error {
-	ws, err := a.workspace()
+	audit, done, err := a.openAudit()
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
-	audit, err := contain.OpenAudit(ws)
-	if err != nil {
-		return err
-	}
+	defer done()
 	detail, err := json.Marshal(map[string]any{
 		"revision": rev, "seeds": rep.Seeds, "trials": trials, "seed": seed,
 		"reached": len(rep.Reached), "crown_jewels_reached": rep.CrownJewelsReached, "impact": rep.Impact,
