@@ -35,9 +35,6 @@ import (
 // ErrAgentConfig means an agent cannot start with the configuration given.
 var ErrAgentConfig = errors.New("bad agent configuration")
 
-// errBadRuleset marks a ruleset the agent refuses before touching the host.
-var errBadRuleset = errors.New("bad ruleset")
-
 // MaxAgentRequest bounds the body of a request to the agent.
 const MaxAgentRequest = 4 << 20
 

@@ -5,9 +5,7 @@ package contain
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/nftables"
@@ -51,16 +49,6 @@ func elementRange(t SetType, e Element) keyRange {
 }
 
 func be16(v uint16) []byte { return []byte{byte(v >> 8), byte(v)} }
-
-// lastAddr is the highest address of a prefix.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
 
 // nextKey returns k+1, or false when k is the largest key.
 func nextKey(k []byte) ([]byte, bool) {
@@ -248,127 +236,15 @@ func ruleUserData(comment string) []byte {
 	return userdata.AppendString(nil, userdata.TypeComment, comment)
 }
 
-// validate checks what the kernel would accept but could not be read back
-// as the same Ruleset, or would not mean what Render prints. References to
-// sets the ruleset does not define are left to the kernel, which rejects
-// the whole batch.
+// validate is the shared ruleset check (see Ruleset.Validate), plus the
+// set types this applier knows how to encode.
 func validate(rs Ruleset) error {
-	sets := map[string]Set{}
-	for _, s := range rs.Sets {
-		if err := validateSet(s); err != nil {
-			return err
-		}
-		if _, dup := sets[s.Name]; dup {
-			return fmt.Errorf("set %q defined twice: %w", s.Name, ErrBadRuleset)
-		}
-		sets[s.Name] = s
+	if err := rs.Validate(); err != nil {
+		return err
 	}
-	chains := map[string]bool{}
-	for _, c := range rs.Chains {
-		if c.Name == "" || chains[c.Name] {
-			return fmt.Errorf("chain %q: empty or duplicate name: %w", c.Name, ErrBadRuleset)
-		}
-		chains[c.Name] = true
-		if c.Hook > HookForward {
-			return fmt.Errorf("chain %q: hook %d: %w", c.Name, c.Hook, ErrBadRuleset)
-		}
-		for i, r := range c.Rules {
-			if err := validateRule(r, sets); err != nil {
-				return fmt.Errorf("chain %q rule %d: %w", c.Name, i+1, err)
-			}
-		}
-	}
-	return nil
-}
-
-func validateSet(s Set) error {
-	if s.Name == "" {
-		return fmt.Errorf("set without a name: %w", ErrBadRuleset)
-	}
-	if _, err := keyType(s.Type); err != nil {
-		return fmt.Errorf("set %q: %w", s.Name, err)
-	}
-	ranges := make([]keyRange, 0, len(s.Elements))
-	for _, e := range s.Elements {
-		if err := validateElement(s, e); err != nil {
-			return fmt.Errorf("set %q element %s: %w", s.Name, elementText(s.Type, e), err)
-		}
-		ranges = append(ranges, elementRange(s.Type, e))
-	}
-	sort.Slice(ranges, func(i, j int) bool { return bytes.Compare(ranges[i].lo, ranges[j].lo) < 0 })
-	for i := 1; i < len(ranges); i++ {
-		if bytes.Compare(ranges[i].lo, ranges[i-1].hi) <= 0 {
-			return fmt.Errorf("set %q: elements overlap: %w", s.Name, ErrBadRuleset)
-		}
-	}
-	return nil
-}
-
-func validateElement(s Set, e Element) error {
-	switch {
-	case e.Timeout < 0:
-		return fmt.Errorf("negative timeout: %w", ErrBadRuleset)
-	case e.Timeout > 0 && !s.Timeout:
-		return fmt.Errorf("timeout in a set without flag timeout: %w", ErrBadRuleset)
-	case e.Timeout%time.Millisecond != 0:
-		return fmt.Errorf("timeout finer than a millisecond: %w", ErrBadRuleset)
-	}
-	if s.Type == SetPort {
-		if e.Prefix.IsValid() {
-			return fmt.Errorf("address in a port set: %w", ErrBadRuleset)
-		}
-		if !s.Interval && e.PortEnd > e.Port {
-			return fmt.Errorf("port range in a set without flag interval: %w", ErrBadRuleset)
-		}
-		return nil
-	}
-	p := e.Prefix
-	switch {
-	case !p.IsValid():
-		return fmt.Errorf("no address: %w", ErrBadRuleset)
-	case e.Port != 0 || e.PortEnd != 0:
-		return fmt.Errorf("port in an address set: %w", ErrBadRuleset)
-	case s.Type == SetIPv4 && !p.Addr().Is4(), s.Type == SetIPv6 && !p.Addr().Is6():
-		return fmt.Errorf("wrong address family for type %s: %w", setTypeName(s.Type), ErrBadRuleset)
-	case p.Addr().Zone() != "":
-		return fmt.Errorf("address with a zone: %w", ErrBadRuleset)
-	case p != p.Masked():
-		return fmt.Errorf("host bits set (nft would list %s): %w", p.Masked(), ErrBadRuleset)
-	case !s.Interval && !p.IsSingleIP():
-		return fmt.Errorf("prefix in a set without flag interval: %w", ErrBadRuleset)
-	}
-	return nil
-}
-
-func validateRule(r Rule, sets map[string]Set) error {
-	switch {
-	case r.Verdict != Accept && r.Verdict != Drop:
-		return fmt.Errorf("verdict %d: %w", r.Verdict, ErrBadRuleset)
-	case r.Family != 0 && r.Family != 4 && r.Family != 6:
-		return fmt.Errorf("family %d: %w", r.Family, ErrBadRuleset)
-	case r.L4 > L4UDP:
-		return fmt.Errorf("transport protocol %d: %w", r.L4, ErrBadRuleset)
-	case r.L4 == L4Any && (r.SPort != "" || r.DPort != ""):
-		// RuleText would print no port match at all, and the rule would
-		// drop every port.
-		return fmt.Errorf("port set without tcp or udp: %w", ErrBadRuleset)
-	case len(r.Comment) > 252 || strings.ContainsRune(r.Comment, 0):
-		return fmt.Errorf("comment longer than 252 bytes or with a NUL: %w", ErrBadRuleset)
-	}
-	want := SetIPv4
-	if r.Family == 6 {
-		want = SetIPv6
-	}
-	for _, ref := range []struct {
-		name string
-		typ  SetType
-	}{{r.SrcSet, want}, {r.DstSet, want}, {r.SPort, SetPort}, {r.DPort, SetPort}} {
-		if ref.name == "" {
-			continue
-		}
-		if s, ok := sets[ref.name]; ok && s.Type != ref.typ {
-			return fmt.Errorf("set %q has type %s, the match needs %s: %w",
-				ref.name, setTypeName(s.Type), setTypeName(ref.typ), ErrBadRuleset)
+	for _, set := range rs.Sets {
+		if _, err := keyType(set.Type); err != nil {
+			return fmt.Errorf("set %q: %w", set.Name, err)
 		}
 	}
 	return nil
