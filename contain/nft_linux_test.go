@@ -34,6 +34,11 @@ func nftNeedRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and nftables rules")
 	}
+	for _, tool := range []string{"nft", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s to observe the kernel independently of firebreak", tool)
+		}
+	}
 }
 
 // nftTestNS creates a uniquely named network namespace, removed at cleanup.
