@@ -55,7 +55,7 @@ func addConfigFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "config file (default ./"+configFileName+" if present)")
 	fs.String("workspace", defaultWorkspace, "workspace file")
 	fs.StringSlice("mgmt-cidr", nil, "management networks that containment never cuts (repeatable)")
-	fs.UintSlice("mgmt-port", nil, "management TCP ports kept open to the management networks (default 22)")
+	fs.UintSlice("mgmt-port", []uint{22}, "management TCP ports kept open to the management networks")
 	fs.Uint16("agent-port", defaultAgentPort, "port of the firebreak host agent, always kept open to the management networks")
 }
 
